@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,7 +94,11 @@ func clientErr(c *client.Client, err error) error {
 	case errors.Is(err, client.ErrNotLoggedIn):
 		return authRequired(fmt.Errorf("not logged in to %s — run `authctl login`", c.Server()))
 	case errors.Is(err, client.ErrOffline):
-		return fmt.Errorf("cannot reach %s: %v", c.Server(), errors.Unwrap(errors.Unwrap(err)))
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			return fmt.Errorf("cannot reach %s: %v", c.Server(), oe.Err)
+		}
+		return fmt.Errorf("cannot reach %s: %s", c.Server(), strings.TrimPrefix(err.Error(), client.ErrOffline.Error()+": "))
 	case errors.Is(err, client.ErrUnauthorized):
 		return authRequired(fmt.Errorf("%v — run `authctl login`", err))
 	}
