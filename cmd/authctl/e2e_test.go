@@ -1,0 +1,472 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// serveProc is a real `authctl serve` child process on a loopback port.
+type serveProc struct {
+	t   *testing.T
+	URL string
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	log bytes.Buffer
+}
+
+var listening = regexp.MustCompile(`listening on (https?://\S+)`)
+
+const adminPassword = "admin-password"
+
+// startServe runs the binary (installed in $PATH by testscript.Main) with args.
+func startServe(t *testing.T, db string, args ...string) *serveProc {
+	t.Helper()
+	bin, err := exec.LookPath("authctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...)...)
+	cmd.Env = append(os.Environ(), "AUTHCTL_ADMIN_PASSWORD="+adminPassword)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProc{t: t, cmd: cmd}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	t.Cleanup(func() { p.stop(syscall.SIGKILL) })
+	select {
+	case p.URL = <-found:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve did not start:\n%s", p.logs())
+	}
+	return p
+}
+
+func (p *serveProc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+func (p *serveProc) stop(sig syscall.Signal) {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	p.cmd.Process.Signal(sig)
+	p.cmd.Wait()
+}
+
+type answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (a answer) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(a.Body, &m); err != nil {
+		t.Fatalf("not a JSON object: %s", a.Body)
+	}
+	return m
+}
+
+func call(t *testing.T, method, url, contentType, body string, header ...string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, resp.Header, b}
+}
+
+type tokens struct {
+	Access, Refresh string
+}
+
+func login(t *testing.T, base, user, pw string) tokens {
+	t.Helper()
+	a := call(t, "POST", base+"/api/auth/login", "application/json", fmt.Sprintf(`{"username":%q,"password":%q}`, user, pw))
+	if a.Status != 200 {
+		t.Fatalf("login: %d %s", a.Status, a.Body)
+	}
+	if a.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("token response Cache-Control %q", a.Header.Get("Cache-Control"))
+	}
+	m := a.json(t)
+	return tokens{m["access_token"].(string), m["refresh_token"].(string)}
+}
+
+func refresh(t *testing.T, base, rt string) (tokens, answer) {
+	t.Helper()
+	a := call(t, "POST", base+"/api/auth/refresh", "application/json", fmt.Sprintf(`{"refresh_token":%q}`, rt))
+	if a.Status != 200 {
+		return tokens{}, a
+	}
+	m := a.json(t)
+	return tokens{m["access_token"].(string), m["refresh_token"].(string)}, a
+}
+
+func weather(t *testing.T, base, access string) answer {
+	t.Helper()
+	return call(t, "GET", base+"/api/weather", "", "", "Authorization", "Bearer "+access)
+}
+
+func tempDB(t *testing.T) string { return filepath.Join(t.TempDir(), "authctl.db") }
+
+func TestServeRefreshRotation(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, tempDB(t), "--reuse-grace", "2s")
+
+	t.Run("a refresh rotates the token; the previous one within grace gets the same successor", func(t *testing.T) {
+		t0 := login(t, s.URL, "admin", adminPassword)
+		t1, a := refresh(t, s.URL, t0.Refresh)
+		if a.Status != 200 || t1.Refresh == t0.Refresh {
+			t.Fatalf("rotation: %d %s", a.Status, a.Body)
+		}
+		again, a := refresh(t, s.URL, t0.Refresh)
+		if a.Status != 200 {
+			t.Fatalf("grace replay: %d %s", a.Status, a.Body)
+		}
+		if again.Refresh != t1.Refresh || again.Access == t1.Access {
+			t.Error("grace replay must give the same successor and a fresh access token")
+		}
+	})
+	t.Run("reuse after the grace window revokes the whole family", func(t *testing.T) {
+		t0 := login(t, s.URL, "admin", adminPassword)
+		t1, _ := refresh(t, s.URL, t0.Refresh)
+		time.Sleep(2100 * time.Millisecond)
+		_, a := refresh(t, s.URL, t0.Refresh)
+		if a.Status != 400 || a.json(t)["error"] != "invalid_grant" {
+			t.Fatalf("reuse: %d %s", a.Status, a.Body)
+		}
+		if _, a := refresh(t, s.URL, t1.Refresh); a.Status != 400 {
+			t.Errorf("successor still works after reuse: %d", a.Status)
+		}
+		if a := weather(t, s.URL, t1.Access); a.Status != 401 {
+			t.Errorf("access token of the revoked family: %d", a.Status)
+		}
+		if !strings.Contains(s.logs(), `level=WARN msg="security: refresh token reuse detected; session revoked" user=admin`) {
+			t.Errorf("no security event in the log:\n%s", s.logs())
+		}
+		if strings.Contains(s.logs(), t0.Refresh) || strings.Contains(s.logs(), t1.Access) {
+			t.Error("a token reached the log")
+		}
+	})
+	t.Run("16 concurrent refreshes of one token yield one successor", func(t *testing.T) {
+		t0 := login(t, s.URL, "admin", adminPassword)
+		var wg sync.WaitGroup
+		got := make([]string, 16)
+		status := make([]int, 16)
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tok, a := refresh(t, s.URL, t0.Refresh)
+				got[i], status[i] = tok.Refresh, a.Status
+			}()
+		}
+		wg.Wait()
+		for i := range got {
+			if status[i] != 200 || got[i] != got[0] {
+				t.Fatalf("refresh %d: status %d, successor equal to the first: %v", i, status[i], got[i] == got[0])
+			}
+		}
+	})
+	t.Run("logout refuses the live access token at once", func(t *testing.T) {
+		t0 := login(t, s.URL, "admin", adminPassword)
+		if a := weather(t, s.URL, t0.Access); a.Status != 200 {
+			t.Fatalf("weather: %d", a.Status)
+		}
+		a := call(t, "POST", s.URL+"/api/auth/logout", "application/json", fmt.Sprintf(`{"refresh_token":%q}`, t0.Refresh))
+		if a.Status != 204 {
+			t.Fatalf("logout: %d %s", a.Status, a.Body)
+		}
+		if a := weather(t, s.URL, t0.Access); a.Status != 401 {
+			t.Errorf("access token after logout: %d", a.Status)
+		}
+	})
+}
+
+func TestServeRevocationFromAnotherProcess(t *testing.T) {
+	t.Parallel()
+	db := tempDB(t)
+	s := startServe(t, db)
+	bin, _ := exec.LookPath("authctl")
+	add := exec.Command(bin, "user", "add", "erin", "--password-stdin", "--db", db)
+	add.Stdin = strings.NewReader("erin-password")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("user add: %v %s", err, out)
+	}
+	tok := login(t, s.URL, "erin", "erin-password")
+	if out, err := exec.Command(bin, "user", "delete", "erin", "--db", db).CombinedOutput(); err != nil {
+		t.Fatalf("user delete: %v %s", err, out)
+	}
+	start := time.Now()
+	for weather(t, s.URL, tok.Access).Status != 401 {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("access token still accepted 5 s after `authctl user delete`")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("refused %v after the deletion", time.Since(start).Round(time.Millisecond))
+}
+
+func TestServeRestartKeepsKeysAndSessions(t *testing.T) {
+	t.Parallel()
+	db := tempDB(t)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		s := startServe(t, db)
+		tok := login(t, s.URL, "admin", adminPassword)
+		s.stop(sig)
+		s2 := startServe(t, db)
+		if a := weather(t, s2.URL, tok.Access); a.Status != 200 {
+			t.Errorf("after %v: the old access token: %d %s", sig, a.Status, a.Body)
+		}
+		if _, a := refresh(t, s2.URL, tok.Refresh); a.Status != 200 {
+			t.Errorf("after %v: refresh: %d %s", sig, a.Status, a.Body)
+		}
+		if strings.Contains(s2.logs(), "created user admin") {
+			t.Error("admin created twice")
+		}
+		s2.stop(syscall.SIGTERM)
+		if s2.cmd.ProcessState.ExitCode() != 0 {
+			t.Errorf("SIGTERM exit code %d", s2.cmd.ProcessState.ExitCode())
+		}
+	}
+}
+
+func TestServeClassicFlow(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, tempDB(t), "--access-ttl", "1s", "--cors-origin", "http://localhost:4200")
+	a := call(t, "POST", s.URL+"/api/JWT/jwtauth", "application/json", `{"UserName":"admin","Password":"`+adminPassword+`"}`)
+	if a.Status != 200 {
+		t.Fatalf("jwtauth: %d %s", a.Status, a.Body)
+	}
+	m := a.json(t)
+	access, rt := m["token"].(string), m["refreshToken"].(string)
+	if a := call(t, "GET", s.URL+"/api/WeatherForecast", "", "", "Authorization", "Bearer "+access); a.Status != 200 {
+		t.Fatalf("WeatherForecast: %d", a.Status)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	a = call(t, "GET", s.URL+"/api/WeatherForecast", "", "", "Authorization", "Bearer "+access, "Origin", "http://localhost:4200")
+	if a.Status != 401 || a.Header.Get("IS-TOKEN-EXPIRED") != "true" || !strings.Contains(a.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("expired: %d %v", a.Status, a.Header)
+	}
+	if !strings.Contains(a.Header.Get("Access-Control-Expose-Headers"), "IS-TOKEN-EXPIRED") {
+		t.Errorf("IS-TOKEN-EXPIRED not exposed to CORS: %v", a.Header)
+	}
+	a = call(t, "POST", s.URL+"/api/JWT/refreshjwt", "application/json", fmt.Sprintf(`{"jwtToken":%q,"refreshToken":%q}`, access, rt))
+	if a.Status != 200 {
+		t.Fatalf("refreshjwt: %d %s", a.Status, a.Body)
+	}
+	fresh := a.json(t)["token"].(string)
+	if a := call(t, "GET", s.URL+"/api/WeatherForecast", "", "", "Authorization", "BEARER "+fresh); a.Status != 200 {
+		t.Errorf("WeatherForecast with the refreshed token (scheme in capitals): %d", a.Status)
+	}
+}
+
+func TestServeCORS(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, tempDB(t), "--cors-origin", "http://localhost:4200")
+	pre := func(origin string) answer {
+		return call(t, "OPTIONS", s.URL+"/api/auth/login", "", "", "Origin", origin,
+			"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
+	}
+	a := pre("http://localhost:4200")
+	if a.Status != 204 || a.Header.Get("Access-Control-Allow-Origin") != "http://localhost:4200" ||
+		!strings.Contains(a.Header.Get("Access-Control-Allow-Headers"), "Content-Type") {
+		t.Errorf("allowed origin preflight: %d %v", a.Status, a.Header)
+	}
+	a = pre("http://evil.example")
+	if a.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("other origin got CORS headers: %v", a.Header)
+	}
+}
+
+// TestServeRejectsForgedTokens sends each forged-token kind of RFC 8725 to a protected
+// endpoint. The server signs with a key this test also holds, so the forgeries differ from a
+// valid token only in the one property under test.
+func TestServeRejectsForgedTokens(t *testing.T) {
+	t.Parallel()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	keyFile := filepath.Join(t.TempDir(), "key.pem")
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	s := startServe(t, tempDB(t), "--signing-key", keyFile)
+	real := login(t, s.URL, "admin", adminPassword)
+	if a := weather(t, s.URL, real.Access); a.Status != 200 {
+		t.Fatalf("a valid token: %d", a.Status)
+	}
+	var claims jwt.MapClaims
+	parsed, _, _ := jwt.NewParser().ParseUnverified(real.Access, &claims)
+	kid := parsed.Header["kid"].(string)
+
+	sign := func(method jwt.SigningMethod, key any, mutate func(h map[string]any, c jwt.MapClaims)) string {
+		c := jwt.MapClaims{}
+		for k, v := range claims {
+			c[k] = v
+		}
+		tok := jwt.NewWithClaims(method, c)
+		tok.Header["typ"], tok.Header["kid"] = "at+jwt", kid
+		mutate(tok.Header, c)
+		out, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	pub := priv.Public().(ed25519.PublicKey)
+	none := func() string {
+		h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"` + kid + `"}`))
+		p := strings.Split(real.Access, ".")[1]
+		return h + "." + p + "."
+	}
+	parts := strings.Split(real.Access, ".")
+	tampered := func() string {
+		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		payload = bytes.Replace(payload, []byte(`"role":"admin"`), []byte(`"role":"root!"`), 1)
+		return parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
+	}
+	ed := jwt.SigningMethodEdDSA
+	forged := map[string]string{
+		"alg none":                        none(),
+		"HS256 keyed with the public key": sign(jwt.SigningMethodHS256, []byte(pub), func(map[string]any, jwt.MapClaims) {}),
+		"signed by another key":           sign(ed, otherKey, func(map[string]any, jwt.MapClaims) {}),
+		"unknown kid":                     sign(ed, priv, func(h map[string]any, _ jwt.MapClaims) { h["kid"] = "nope" }),
+		"wrong issuer":                    sign(ed, priv, func(_ map[string]any, c jwt.MapClaims) { c["iss"] = "evil" }),
+		"wrong audience":                  sign(ed, priv, func(_ map[string]any, c jwt.MapClaims) { c["aud"] = "other-api" }),
+		"no exp":                          sign(ed, priv, func(_ map[string]any, c jwt.MapClaims) { delete(c, "exp") }),
+		"expired":                         sign(ed, priv, func(_ map[string]any, c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }),
+		"not yet valid":                   sign(ed, priv, func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = time.Now().Add(time.Hour).Unix() }),
+		"typ JWT instead of at+jwt":       sign(ed, priv, func(h map[string]any, _ jwt.MapClaims) { h["typ"] = "JWT" }),
+		"jku pointing elsewhere":          sign(ed, otherKey, func(h map[string]any, _ jwt.MapClaims) { h["jku"] = "http://127.0.0.1:1/jwks" }),
+		"tampered payload":                tampered(),
+		"truncated signature":             real.Access[:len(real.Access)-10],
+		"garbage":                         "not-a-jwt",
+		"oversized":                       strings.Repeat("a", 9000),
+	}
+	for name, tok := range forged {
+		t.Run(name+" is refused", func(t *testing.T) {
+			a := weather(t, s.URL, tok)
+			if a.Status != 401 || !strings.HasPrefix(a.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("status %d, WWW-Authenticate %q", a.Status, a.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
+
+func TestServeEdges(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, tempDB(t))
+	tok := login(t, s.URL, "admin", adminPassword)
+	cases := []struct {
+		name        string
+		method, url string
+		ctype, body string
+		status      int
+		code        string
+	}{
+		{"a body over 1 MiB is 413", "POST", "/api/auth/login", "application/json", `{"username":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "invalid_request"},
+		{"a wrong content type is 415", "POST", "/api/auth/login", "text/plain", `{}`, 415, "invalid_request"},
+		{"malformed JSON is 400", "POST", "/api/auth/refresh", "application/json", `{"refresh_token":`, 400, "invalid_request"},
+		{"unknown fields are 400", "POST", "/api/auth/refresh", "application/json", `{"refresh_token":"x","admin":true}`, 400, "invalid_request"},
+		{"the password grant is not offered", "POST", "/oauth/token", "application/x-www-form-urlencoded", "grant_type=password&username=admin&password=x", 400, "unsupported_grant_type"},
+		{"a foreign client_id is refused", "POST", "/oauth/token", "application/x-www-form-urlencoded", "grant_type=refresh_token&refresh_token=x&client_id=other", 401, "invalid_client"},
+		{"an unknown refresh token is invalid_grant", "POST", "/oauth/token", "application/x-www-form-urlencoded", "grant_type=refresh_token&refresh_token=" + strings.Repeat("A", 43), 400, "invalid_grant"},
+		{"days out of range is 400", "GET", "/api/weather?days=15", "", "", 400, "invalid_request"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := call(t, c.method, s.URL+c.url, c.ctype, c.body, "Authorization", "Bearer "+tok.Access)
+			if a.Status != c.status || a.json(t)["error"] != c.code {
+				t.Errorf("%d %s", a.Status, a.Body)
+			}
+		})
+	}
+	t.Run("the OAuth refresh grant rotates", func(t *testing.T) {
+		a := call(t, "POST", s.URL+"/oauth/token", "application/x-www-form-urlencoded",
+			url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.Refresh}, "client_id": {"authctl"}}.Encode())
+		if a.Status != 200 || a.json(t)["token_type"] != "Bearer" || a.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%d %s", a.Status, a.Body)
+		}
+	})
+	t.Run("revoking an unknown token answers 200", func(t *testing.T) {
+		if a := call(t, "POST", s.URL+"/oauth/revoke", "application/x-www-form-urlencoded", "token=unknown-token-value"); a.Status != 200 {
+			t.Errorf("%d %s", a.Status, a.Body)
+		}
+	})
+	t.Run("JWKS and metadata are served", func(t *testing.T) {
+		keys := call(t, "GET", s.URL+"/.well-known/jwks.json", "", "").json(t)["keys"].([]any)
+		if len(keys) != 1 || keys[0].(map[string]any)["kty"] != "OKP" {
+			t.Errorf("jwks %v", keys)
+		}
+		md := call(t, "GET", s.URL+"/.well-known/oauth-authorization-server", "", "").json(t)
+		if md["token_endpoint"] != s.URL+"/oauth/token" || md["jwks_uri"] != s.URL+"/.well-known/jwks.json" {
+			t.Errorf("metadata %v", md)
+		}
+	})
+	t.Run("failed logins are rate-limited with Retry-After", func(t *testing.T) {
+		var a answer
+		for range 10 {
+			a = call(t, "POST", s.URL+"/api/auth/login", "application/json", `{"username":"mallory","password":"guess"}`)
+			if a.Status == 429 {
+				break
+			}
+		}
+		if a.Status != 429 || a.Header.Get("Retry-After") == "" {
+			t.Errorf("%d Retry-After %q", a.Status, a.Header.Get("Retry-After"))
+		}
+	})
+	if strings.Contains(s.logs(), "level=ERROR") || strings.Contains(s.logs(), "status=500") {
+		t.Errorf("server errors logged:\n%s", s.logs())
+	}
+}
