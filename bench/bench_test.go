@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync/atomic"
@@ -24,7 +23,6 @@ import (
 
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/httpapi"
-	"github.com/authctl/authctl/server/postgres"
 	"github.com/authctl/authctl/server/sqlite"
 )
 
@@ -195,46 +193,12 @@ func chainUsers(b *testing.B, st server.Store) []string {
 	return users
 }
 
-// BenchmarkRefresh measures rotations per second with 16 concurrent chains: on SQLite, and on
-// one and two replicas sharing PostgreSQL (skipped when AUTHCTL_BENCH_POSTGRES is unset).
+// BenchmarkRefresh measures rotations per second over HTTP with 16 concurrent chains.
 func BenchmarkRefresh(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		st := openSQLite(b)
 		refreshChains(b, []instance{start(b, st, cheap)}, chainUsers(b, st))
 	})
-	dsn := os.Getenv("AUTHCTL_BENCH_POSTGRES")
-	for _, replicas := range []int{1, 2} {
-		b.Run(fmt.Sprintf("postgres-%dreplica", replicas), func(b *testing.B) {
-			if dsn == "" {
-				b.Skip("set AUTHCTL_BENCH_POSTGRES to a database URL to measure PostgreSQL")
-			}
-			var insts []instance
-			var first server.Store
-			for r := 0; r < replicas; r++ {
-				st, err := postgres.Open(context.Background(), dsn)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { st.Close() })
-				if first == nil {
-					first = st
-				}
-				insts = append(insts, start(b, st, cheap))
-			}
-			refreshChains(b, insts, pgUsers(b, first))
-		})
-	}
-}
-
-// pgUsers creates 16 users with names unique to this run, since the database outlives it.
-func pgUsers(b *testing.B, st server.Store) []string {
-	users := make([]string, 16)
-	prefix := fmt.Sprintf("b%d-", time.Now().UnixNano())
-	for i := range users {
-		users[i] = prefix + fmt.Sprint(i)
-		addUser(b, st, users[i])
-	}
-	return users
 }
 
 // BenchmarkLogin reports the median login latency over HTTP with the production argon2id
