@@ -296,3 +296,5 @@ func TestHelperProcess(t *testing.T) {
 	}
 	os.Stdout.WriteString("weather ok\n")
 }
+
+func nilStore(t *testing.T) keystore.Store { return keystore.NewMemory() }
