@@ -113,6 +113,7 @@ func NewCmdRoot(f *Factory) (*cobra.Command, *bool) {
 		NewCmdServe(f, nil),
 		NewCmdUser(f),
 		NewCmdVersion(f),
+		NewCmdKeys(f),
 		&cobra.Command{Use: "exit-codes", Short: "Exit codes of authctl", Long: exitCodesHelp},
 	)
 	addClientCommands(cmd, f)

@@ -2,11 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 
 	"github.com/authctl/authctl/server"
+	"github.com/authctl/authctl/server/postgres"
 )
 
 func openPostgres(ctx context.Context, dsn string) (server.Store, error) {
-	return nil, errors.New("PostgreSQL support is not built yet")
+	return postgres.Open(ctx, dsn)
 }
