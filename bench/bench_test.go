@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/httpapi"
+	"github.com/authctl/authctl/server/postgres"
 	"github.com/authctl/authctl/server/sqlite"
 )
 
@@ -193,12 +195,42 @@ func chainUsers(b *testing.B, st server.Store) []string {
 	return users
 }
 
-// BenchmarkRefresh measures rotations per second over HTTP with 16 concurrent chains.
+// BenchmarkRefresh measures rotations per second over HTTP with 16 concurrent chains: on
+// SQLite, and on one and two replicas sharing PostgreSQL (AUTHCTL_BENCH_POSTGRES, a database
+// the benchmark may fill; skipped when unset).
 func BenchmarkRefresh(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		st := openSQLite(b)
 		refreshChains(b, []instance{start(b, st, cheap)}, chainUsers(b, st))
 	})
+	dsn := os.Getenv("AUTHCTL_BENCH_POSTGRES")
+	for _, replicas := range []int{1, 2} {
+		b.Run(fmt.Sprintf("postgres-%dreplica", replicas), func(b *testing.B) {
+			if dsn == "" {
+				b.Skip("set AUTHCTL_BENCH_POSTGRES to a database URL to measure PostgreSQL")
+			}
+			var insts []instance
+			var first server.Store
+			for range replicas {
+				st, err := postgres.Open(context.Background(), dsn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { st.Close() })
+				if first == nil {
+					first = st
+				}
+				insts = append(insts, start(b, st, cheap))
+			}
+			users := make([]string, 16)
+			prefix := fmt.Sprintf("b%d-", time.Now().UnixNano())
+			for i := range users {
+				users[i] = prefix + fmt.Sprint(i)
+				addUser(b, first, users[i])
+			}
+			refreshChains(b, insts, users)
+		})
+	}
 }
 
 // BenchmarkLogin reports the median login latency over HTTP with the production argon2id
