@@ -30,7 +30,7 @@ var (
 const Channel = "authctl_revocations"
 
 const (
-	schemaVersion = 1
+	schemaVersion = 2
 	migrateLock   = 0x617574686374 // "authct": serialises migrations across replicas
 	keysLock      = 0x617574686b79 // serialises EnsureSigningKey across replicas
 )
@@ -75,6 +75,42 @@ var migrations = []string{
 		active     BOOLEAN NOT NULL,
 		retire_at  BIGINT
 	);`,
+	// version 2: rotation as one server-side function, so a refresh costs one round trip.
+	`CREATE OR REPLACE FUNCTION authctl_rotate(p_presented BYTEA, p_next BYTEA, p_now BIGINT, p_grace BIGINT)
+	RETURNS TABLE (outcome TEXT, sid TEXT, s_user BIGINT, s_created BIGINT, s_expires BIGINT, s_revoked BIGINT,
+	               s_reason TEXT, u_id BIGINT, u_name TEXT, u_role TEXT, u_hash TEXT, u_created BIGINT)
+	LANGUAGE plpgsql AS $$
+	#variable_conflict use_column
+	DECLARE
+		t_used      BIGINT;
+		child_used  BIGINT;
+		child_found BOOLEAN := FALSE;
+	BEGIN
+		SELECT t.used_at, s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at, s.revoke_reason,
+		       u.id, u.name, u.role, u.password_hash, u.created_at
+		  INTO t_used, sid, s_user, s_created, s_expires, s_revoked, s_reason, u_id, u_name, u_role, u_hash, u_created
+		  FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id LEFT JOIN users u ON u.id = s.user_id
+		 WHERE t.hash = p_presented
+		   FOR UPDATE OF t;
+		IF NOT FOUND THEN outcome := 'not_found'; RETURN NEXT; RETURN; END IF;
+		IF s_revoked IS NOT NULL OR u_id IS NULL THEN outcome := 'revoked'; RETURN NEXT; RETURN; END IF;
+		IF p_now >= s_expires THEN outcome := 'expired'; RETURN NEXT; RETURN; END IF;
+		IF t_used IS NULL THEN
+			UPDATE refresh_tokens SET used_at = p_now WHERE hash = p_presented;
+			INSERT INTO refresh_tokens (hash, session_id, parent_hash, issued_at) VALUES (p_next, sid, p_presented, p_now);
+			outcome := 'rotated'; RETURN NEXT; RETURN;
+		END IF;
+		IF p_now - t_used <= p_grace THEN
+			SELECT c.used_at, TRUE INTO child_used, child_found FROM refresh_tokens c WHERE c.parent_hash = p_presented LIMIT 1;
+			IF child_found AND child_used IS NULL THEN outcome := 'replayed'; RETURN NEXT; RETURN; END IF;
+		END IF;
+		UPDATE sessions SET revoked_at = p_now, revoke_reason = 'reuse' WHERE id = sid AND revoked_at IS NULL;
+		PERFORM pg_notify('authctl_revocations', sid);
+		s_revoked := p_now;
+		s_reason := 'reuse';
+		outcome := 'reuse';
+		RETURN NEXT;
+	END $$;`,
 }
 
 // Open connects to dsn and brings the schema up to date. Several replicas may open at once.
@@ -343,83 +379,50 @@ func (s *Store) SessionByToken(ctx context.Context, hash []byte) (server.Session
 	return ss, classify(err)
 }
 
-// Rotate implements server.Store. The presented token's row is locked FOR UPDATE, so of
+// Rotate implements server.Store with the authctl_rotate function (migration 2): one round
+// trip, one transaction. The function locks the presented token's row FOR UPDATE, so of
 // several replicas presenting it at once one rotates and the others, once it commits, see it
 // used and take the grace or reuse branch.
 func (s *Store) Rotate(ctx context.Context, req server.RotateRequest) (server.RotateResult, error) {
 	var res server.RotateResult
-	var outcome error
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		res, outcome = server.RotateResult{}, nil
-		var used, sessRevoked, userID, userCreated *int64
-		var sessCreated, sessExpires int64
-		var userName, userRole, userHash *string
-		err := tx.QueryRow(ctx, `
-			SELECT t.used_at, s.id, s.user_id, s.created_at, s.expires_at, s.revoked_at, s.revoke_reason,
-			       u.id, u.name, u.role, u.password_hash, u.created_at
-			FROM refresh_tokens t
-			JOIN sessions s ON s.id = t.session_id
-			LEFT JOIN users u ON u.id = s.user_id
-			WHERE t.hash = $1
-			FOR UPDATE OF t`, req.Presented).Scan(
-			&used, &res.Session.ID, &res.Session.UserID, &sessCreated, &sessExpires, &sessRevoked, &res.Session.RevokeReason,
+	var outcome string
+	var sid, reason, userName, userRole, userHash *string
+	var sessUser, sessCreated, sessExpires, sessRevoked, userID, userCreated *int64
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		err = s.pool.QueryRow(ctx, "SELECT * FROM authctl_rotate($1, $2, $3, $4)",
+			req.Presented, req.Next, ms(req.Now), req.Grace.Milliseconds()).Scan(
+			&outcome, &sid, &sessUser, &sessCreated, &sessExpires, &sessRevoked, &reason,
 			&userID, &userName, &userRole, &userHash, &userCreated)
-		if errors.Is(err, pgx.ErrNoRows) {
-			outcome = server.ErrNotFound
-			return nil
+		if !retryable(err) {
+			break
 		}
-		if err != nil {
-			return err
-		}
-		res.Session.CreatedAt, res.Session.ExpiresAt, res.Session.RevokedAt = fromMS(sessCreated), fromMS(sessExpires), fromNullMS(sessRevoked)
-		if userID != nil {
-			res.User = server.User{ID: *userID, Name: *userName, Role: *userRole, PasswordHash: *userHash, CreatedAt: fromNullMS(userCreated)}
-		}
-		switch {
-		case res.Session.Revoked():
-			outcome = server.ErrSessionRevoked
-			return nil
-		case !req.Now.Before(res.Session.ExpiresAt):
-			outcome = server.ErrSessionExpired
-			return nil
-		case userID == nil:
-			outcome = server.ErrSessionRevoked
-			return nil
-		}
-		if used == nil {
-			if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2", ms(req.Now), req.Presented); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (hash, session_id, parent_hash, issued_at) VALUES ($1, $2, $3, $4)",
-				req.Next, res.Session.ID, req.Presented, ms(req.Now))
-			return err
-		}
-		if req.Now.Sub(fromMS(*used)) <= req.Grace {
-			var childUsed *int64
-			err := tx.QueryRow(ctx, "SELECT used_at FROM refresh_tokens WHERE parent_hash = $1 LIMIT 1", req.Presented).Scan(&childUsed)
-			if err == nil && childUsed == nil {
-				res.Replayed = true
-				return nil
-			}
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
-			ms(req.Now), server.RevokeReuse, res.Session.ID); err != nil {
-			return err
-		}
-		res.Session.RevokedAt, res.Session.RevokeReason = req.Now.UTC(), server.RevokeReuse
-		outcome = server.ErrReuseDetected
-		return notify(ctx, tx, res.Session.ID)
-	})
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
 	if err != nil {
-		return server.RotateResult{}, err
+		return server.RotateResult{}, classify(err)
 	}
-	if outcome != nil && !errors.Is(outcome, server.ErrReuseDetected) {
-		return server.RotateResult{}, outcome
+	switch outcome {
+	case "not_found":
+		return server.RotateResult{}, server.ErrNotFound
+	case "revoked":
+		return server.RotateResult{}, server.ErrSessionRevoked
+	case "expired":
+		return server.RotateResult{}, server.ErrSessionExpired
 	}
-	return res, outcome
+	res.Session = server.Session{ID: *sid, UserID: *sessUser, CreatedAt: fromMS(*sessCreated), ExpiresAt: fromMS(*sessExpires),
+		RevokedAt: fromNullMS(sessRevoked), RevokeReason: *reason}
+	res.User = server.User{ID: *userID, Name: *userName, Role: *userRole, PasswordHash: *userHash, CreatedAt: fromNullMS(userCreated)}
+	switch outcome {
+	case "rotated":
+		return res, nil
+	case "replayed":
+		res.Replayed = true
+		return res, nil
+	case "reuse":
+		return res, server.ErrReuseDetected
+	}
+	return server.RotateResult{}, fmt.Errorf("authctl_rotate answered %q", outcome)
 }
 
 // RevokeSession implements server.Store.
