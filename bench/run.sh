@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-$(mktemp -d)}
+mkdir -p "$out"
 benchtime=${BENCHTIME:-3s}
 count=${COUNT:-3}
 
