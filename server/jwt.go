@@ -1,9 +1,11 @@
 package server
 
 import (
-	"crypto"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,26 +21,40 @@ type AccessClaims struct {
 	SID      string `json:"sid"`
 }
 
-// Verification errors.
+// Verification errors. ErrTokenExpired is kept apart because clients react to it by
+// refreshing, while every other failure means "log in again".
 var (
 	ErrInvalidToken = errors.New("invalid token")
 	ErrTokenExpired = errors.New("token expired")
 )
 
+// maxTokenLen bounds what is base64-decoded and JSON-parsed for an unauthenticated caller.
+const maxTokenLen = 8 << 10
+
+// Reasons a header is refused before any signature check. They never quote the header:
+// its values are attacker-chosen and end up in logs.
+var (
+	errTokenType  = errors.New("typ is not at+jwt")
+	errUnknownKID = errors.New("kid missing or unknown")
+	errCritical   = errors.New("critical header extensions are not supported")
+)
+
 // KeySet signs access tokens with the active key of one algorithm and verifies them with any
 // key of that algorithm. Keys are looked up by kid in a map fixed at construction: never
-// fetched, never taken from the token.
+// fetched (jku, x5u) and never taken from the token (jwk, x5c), so the token cannot choose
+// its own key or algorithm (RFC 8725 §3.1).
 type KeySet struct {
 	alg     string
 	method  jwt.SigningMethod
-	signKID string
 	signKey any
+	signKID string
+	header  string         // base64url of the constant signing header
 	verify  map[string]any // kid → public key (HS256: the secret)
 	jwks    JWKSet
-	parser  *jwt.Parser
 }
 
-// NewKeySet builds a KeySet from the keys of alg; other algorithms' keys are ignored.
+// NewKeySet builds a KeySet from the keys of alg; keys of other algorithms are ignored. The
+// first active key signs.
 func NewKeySet(alg string, keys []SigningKey) (*KeySet, error) {
 	method := jwt.GetSigningMethod(alg)
 	if method == nil || !ValidAlg(alg) {
@@ -49,48 +65,73 @@ func NewKeySet(alg string, keys []SigningKey) (*KeySet, error) {
 		if k.Alg != alg {
 			continue
 		}
-		priv, err := parsePrivate(k)
+		priv, pub, err := parsePrivate(k)
 		if err != nil {
 			return nil, err
 		}
 		if k.Active && ks.signKey == nil {
 			ks.signKID, ks.signKey = k.KID, priv
 		}
-		if signer, ok := priv.(crypto.Signer); ok {
-			ks.verify[k.KID] = signer.Public()
-			ks.jwks.Keys = append(ks.jwks.Keys, publicJWK(alg, signer.Public(), k.KID))
-		} else {
-			ks.verify[k.KID] = priv
+		ks.verify[k.KID] = pub
+		if alg != "HS256" {
+			ks.jwks.Keys = append(ks.jwks.Keys, publicJWK(alg, pub, k.KID))
 		}
 	}
 	if ks.signKey == nil {
 		return nil, fmt.Errorf("no active %s signing key", alg)
 	}
+	h, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{alg, ks.signKID, "at+jwt"})
+	if err != nil {
+		return nil, fmt.Errorf("encode token header: %w", err)
+	}
+	ks.header = base64.RawURLEncoding.EncodeToString(h)
 	return ks, nil
 }
 
 // Alg returns the pinned algorithm.
 func (k *KeySet) Alg() string { return k.alg }
 
-// JWKS returns the public keys (none for HS256).
-func (k *KeySet) JWKS() JWKSet { return k.jwks }
+// JWKS returns the public keys; for HS256 the set is empty since the secret is not public.
+func (k *KeySet) JWKS() JWKSet { return JWKSet{Keys: slices.Clone(k.jwks.Keys)} }
 
-// Sign issues a token with header typ at+jwt and the active key's kid.
+// Sign issues a token with header typ at+jwt and the active key's kid. The header is encoded
+// once at construction, so a token costs one claims marshal and one signature.
 func (k *KeySet) Sign(c AccessClaims) (string, error) {
-	t := jwt.NewWithClaims(k.method, c)
-	t.Header["typ"] = "at+jwt"
-	t.Header["kid"] = k.signKID
-	return t.SignedString(k.signKey)
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("encode claims: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	var b strings.Builder
+	b.Grow(len(k.header) + 2 + enc.EncodedLen(len(payload)) + enc.EncodedLen(256))
+	b.WriteString(k.header)
+	b.WriteByte('.')
+	buf := make([]byte, enc.EncodedLen(len(payload)))
+	enc.Encode(buf, payload)
+	b.Write(buf)
+	sig, err := k.method.Sign(b.String(), k.signKey)
+	if err != nil {
+		return "", fmt.Errorf("sign access token: %w", err)
+	}
+	b.WriteByte('.')
+	b.WriteString(enc.EncodeToString(sig))
+	return b.String(), nil
 }
 
-const maxTokenLen = 8 << 10
-
-// Verify checks a token's signature, algorithm, type, issuer, audience and times at now.
+// Verify checks a token's signature, algorithm, type, issuer, audience and times at now,
+// with no leeway. An expired token whose signature and other claims are good yields
+// ErrTokenExpired; every other failure wraps ErrInvalidToken.
 func (k *KeySet) Verify(token, issuer, audience string, now time.Time) (*AccessClaims, error) {
 	if len(token) > maxTokenLen {
-		return nil, fmt.Errorf("%w: token larger than %d bytes", ErrInvalidToken, maxTokenLen)
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidToken, maxTokenLen)
 	}
-	var claims AccessClaims
+	if !compactAlphabet(token) {
+		return nil, fmt.Errorf("%w: malformed", ErrInvalidToken)
+	}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{k.alg}),
 		jwt.WithIssuer(issuer),
@@ -98,22 +139,14 @@ func (k *KeySet) Verify(token, issuer, audience string, now time.Time) (*AccessC
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
+		// Non-canonical base64 would let many strings carry one signature.
+		jwt.WithStrictDecoding(),
 	)
-	_, err := parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		typ, _ := t.Header["typ"].(string)
-		if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-			return nil, fmt.Errorf("typ %q is not at+jwt", typ)
-		}
-		kid, _ := t.Header["kid"].(string)
-		key, ok := k.verify[kid]
-		if !ok {
-			return nil, fmt.Errorf("unknown kid %q", kid)
-		}
-		return key, nil
-	})
+	var claims AccessClaims
+	_, err := parser.ParseWithClaims(token, &claims, k.keyFor)
 	switch {
 	case err == nil:
-	case errors.Is(err, jwt.ErrTokenExpired) && onlyExpired(err):
+	case onlyExpired(err):
 		return nil, ErrTokenExpired
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrInvalidToken, reason(err))
@@ -124,38 +157,75 @@ func (k *KeySet) Verify(token, issuer, audience string, now time.Time) (*AccessC
 	return &claims, nil
 }
 
-// onlyExpired reports whether expiry was the only complaint: golang-jwt validates claims only
-// after the signature verified, so an expired token with a bad signature never gets here
-// as "expired" alone.
-func onlyExpired(err error) bool {
-	for _, other := range []error{jwt.ErrTokenSignatureInvalid, jwt.ErrTokenUnverifiable, jwt.ErrTokenMalformed,
-		jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued,
-		jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidClaims} {
-		if errors.Is(err, other) && other != jwt.ErrTokenInvalidClaims {
+// compactAlphabet reports whether s holds only base64url characters and dots. Go's base64
+// decoder, even in strict mode, skips CR and LF, which would give one signature many
+// spellings (and many token-cache keys).
+func compactAlphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
 			return false
 		}
 	}
 	return true
 }
 
-// reason gives a short cause without echoing the token.
+// keyFor picks the verification key from the header. golang-jwt has already refused any
+// alg other than the pinned one, so a public key can never be used as an HMAC secret.
+func (k *KeySet) keyFor(t *jwt.Token) (any, error) {
+	typ, _ := t.Header["typ"].(string)
+	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+		return nil, errTokenType
+	}
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errCritical
+	}
+	kid, _ := t.Header["kid"].(string)
+	key, ok := k.verify[kid]
+	if !ok {
+		return nil, errUnknownKID
+	}
+	return key, nil
+}
+
+// onlyExpired reports whether expiry was the sole complaint. golang-jwt validates claims
+// only after the signature verified, so a forged expired token never counts as expired.
+func onlyExpired(err error) bool {
+	if !errors.Is(err, jwt.ErrTokenExpired) {
+		return false
+	}
+	for _, other := range []error{jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience,
+		jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenRequiredClaimMissing,
+		jwt.ErrTokenSignatureInvalid, jwt.ErrTokenUnverifiable, jwt.ErrTokenMalformed} {
+		if errors.Is(err, other) {
+			return false
+		}
+	}
+	return true
+}
+
+// reason gives a short cause without echoing any part of the token.
 func reason(err error) string {
 	for _, e := range []struct {
 		err error
 		msg string
 	}{
+		{errTokenType, errTokenType.Error()},
+		{errUnknownKID, errUnknownKID.Error()},
+		{errCritical, errCritical.Error()},
 		{jwt.ErrTokenMalformed, "malformed"},
-		{jwt.ErrTokenSignatureInvalid, "signature invalid"},
-		{jwt.ErrTokenUnverifiable, "unverifiable"},
+		{jwt.ErrTokenSignatureInvalid, "bad signature or algorithm"},
 		{jwt.ErrTokenInvalidIssuer, "wrong issuer"},
 		{jwt.ErrTokenInvalidAudience, "wrong audience"},
 		{jwt.ErrTokenNotValidYet, "not valid yet"},
 		{jwt.ErrTokenUsedBeforeIssued, "issued in the future"},
 		{jwt.ErrTokenRequiredClaimMissing, "required claim missing"},
+		{jwt.ErrTokenExpired, "expired"},
 	} {
 		if errors.Is(err, e.err) {
 			return e.msg
 		}
 	}
-	return err.Error()
+	return "unverifiable"
 }

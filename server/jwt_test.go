@@ -1,9 +1,13 @@
 package server
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
@@ -13,6 +17,8 @@ import (
 )
 
 var testNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+var algs = []string{"EdDSA", "ES256", "RS256", "HS256"}
 
 func testClaims() AccessClaims {
 	return AccessClaims{
@@ -38,171 +44,383 @@ func newTestKeySet(t testing.TB, alg string) (*KeySet, SigningKey) {
 	return ks, k
 }
 
-// resign re-signs a token's header and claims after mutate, with the key set's own key.
-func resign(t *testing.T, ks *KeySet, mutate func(h map[string]any, c jwt.MapClaims)) string {
+// forge builds a token from a raw header and claims, signed with method and key (no
+// signature when method is nil), so that tests can write headers golang-jwt would not.
+func forge(t *testing.T, method jwt.SigningMethod, key any, header, claims map[string]any) string {
 	t.Helper()
-	tok, _ := ks.Sign(testClaims())
-	var c jwt.MapClaims
-	parsed, _, _ := jwt.NewParser().ParseUnverified(tok, &c)
-	out := jwt.NewWithClaims(ks.method, c)
-	for k, v := range parsed.Header {
-		out.Header[k] = v
-	}
-	mutate(out.Header, c)
-	s, err := out.SignedString(ks.signKey)
+	h, err := json.Marshal(header)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	c, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := b64(h) + "." + b64(c)
+	if method == nil {
+		return text + "."
+	}
+	sig, err := method.Sign(text, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text + "." + b64(sig)
+}
+
+// claimsMap is testClaims as a mutable map.
+func claimsMap(t *testing.T) map[string]any {
+	t.Helper()
+	data, _ := json.Marshal(testClaims())
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// publicPEM is what an attacker would try as an HMAC secret in an algorithm-confusion attack.
+func publicPEM(t *testing.T, ks *KeySet) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(ks.verify[ks.signKID])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// otherAsymmetric returns a method and key of an asymmetric algorithm other than alg.
+func otherAsymmetric(t *testing.T, alg string) (jwt.SigningMethod, any) {
+	t.Helper()
+	other := map[string]string{"EdDSA": "ES256", "ES256": "RS256", "RS256": "EdDSA", "HS256": "EdDSA"}[alg]
+	ks, _ := newTestKeySet(t, other)
+	return ks.method, ks.signKey
 }
 
 func TestVerifyRejectsForgedTokens(t *testing.T) {
 	t.Parallel()
-	for _, alg := range []string{"EdDSA", "ES256", "RS256", "HS256"} {
+	for _, alg := range algs {
 		t.Run(alg, func(t *testing.T) {
 			t.Parallel()
 			ks, _ := newTestKeySet(t, alg)
-			other, _ := newTestKeySet(t, alg)
+			attacker, _ := newTestKeySet(t, alg)
 			valid, err := ks.Sign(testClaims())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c, err := ks.Verify(valid, "authctl", "authctl", testNow); err != nil || c.SID != "sid-1" || c.Name != "alice" {
-				t.Fatalf("valid token: %v", err)
-			}
 			parts := strings.Split(valid, ".")
-			header := func(h string) string { return base64.RawURLEncoding.EncodeToString([]byte(h)) }
-			forged := map[string]string{
-				"alg none":              header(`{"alg":"none","typ":"at+jwt","kid":"`+ks.signKID+`"}`) + "." + parts[1] + ".",
-				"another key, same kid": resignWith(t, other, ks.signKID),
-				"unknown kid":           resign(t, ks, func(h map[string]any, _ jwt.MapClaims) { h["kid"] = "unknown" }),
-				"no kid":                resign(t, ks, func(h map[string]any, _ jwt.MapClaims) { delete(h, "kid") }),
-				"typ JWT":               resign(t, ks, func(h map[string]any, _ jwt.MapClaims) { h["typ"] = "JWT" }),
-				"no typ":                resign(t, ks, func(h map[string]any, _ jwt.MapClaims) { delete(h, "typ") }),
-				"wrong iss":             resign(t, ks, func(_ map[string]any, c jwt.MapClaims) { c["iss"] = "evil" }),
-				"wrong aud":             resign(t, ks, func(_ map[string]any, c jwt.MapClaims) { c["aud"] = "other" }),
-				"no exp":                resign(t, ks, func(_ map[string]any, c jwt.MapClaims) { delete(c, "exp") }),
-				"nbf in the future":     resign(t, ks, func(_ map[string]any, c jwt.MapClaims) { c["nbf"] = testNow.Add(time.Minute).Unix() }),
-				"iat in the future":     resign(t, ks, func(_ map[string]any, c jwt.MapClaims) { c["iat"] = testNow.Add(time.Minute).Unix() }),
-				"no sid":                resign(t, ks, func(_ map[string]any, c jwt.MapClaims) { delete(c, "sid") }),
-				"no sub":                resign(t, ks, func(_ map[string]any, c jwt.MapClaims) { delete(c, "sub") }),
-				"tampered payload":      parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"2","sid":"x"}`)) + "." + parts[2],
-				"truncated":             valid[:len(valid)-4],
-				"garbage":               "a.b.c",
-				"oversized":             strings.Repeat("x", 9<<10),
+			hdr := func() map[string]any { return map[string]any{"alg": alg, "typ": "at+jwt", "kid": ks.signKID} }
+			ours := func(h map[string]any, c map[string]any) string { return forge(t, ks.method, ks.signKey, h, c) }
+			withHeader := func(f func(h map[string]any)) string { h := hdr(); f(h); return ours(h, claimsMap(t)) }
+			withClaims := func(f func(c map[string]any)) string { c := claimsMap(t); f(c); return ours(hdr(), c) }
+			otherMethod, otherKey := otherAsymmetric(t, alg)
+
+			forged := []struct{ name, token string }{
+				{"alg none is refused", forge(t, nil, nil, map[string]any{"alg": "none", "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
+				{"alg None in other case is refused", forge(t, nil, nil, map[string]any{"alg": "None", "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
+				{"alg none with the original signature is refused", b64([]byte(`{"alg":"none","typ":"at+jwt","kid":"`+ks.signKID+`"}`)) + "." + parts[1] + "." + parts[2]},
+				{"a token signed by another key under our kid is refused", forge(t, attacker.method, attacker.signKey, hdr(), claimsMap(t))},
+				{"another algorithm under our kid is refused", forge(t, otherMethod, otherKey, map[string]any{"alg": otherMethod.Alg(), "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
+				{"an embedded jwk header does not supply the key", forge(t, attacker.method, attacker.signKey,
+					map[string]any{"alg": alg, "typ": "at+jwt", "kid": ks.signKID, "jwk": map[string]any{"kty": "oct", "k": "AAAA"}}, claimsMap(t))},
+				{"a jku header is not fetched", forge(t, attacker.method, attacker.signKey,
+					map[string]any{"alg": alg, "typ": "at+jwt", "kid": attacker.signKID, "jku": "https://evil.example/jwks.json"}, claimsMap(t))},
+				{"an unknown kid is refused", withHeader(func(h map[string]any) { h["kid"] = "unknown" })},
+				{"a missing kid is refused", withHeader(func(h map[string]any) { delete(h, "kid") })},
+				{"a numeric kid is refused", withHeader(func(h map[string]any) { h["kid"] = 7 })},
+				{"typ JWT is refused", withHeader(func(h map[string]any) { h["typ"] = "JWT" })},
+				{"a missing typ is refused", withHeader(func(h map[string]any) { delete(h, "typ") })},
+				{"a crit header is refused", withHeader(func(h map[string]any) { h["crit"] = []string{"exp"} })},
+				{"a wrong issuer is refused", withClaims(func(c map[string]any) { c["iss"] = "evil" })},
+				{"a missing issuer is refused", withClaims(func(c map[string]any) { delete(c, "iss") })},
+				{"a wrong audience is refused", withClaims(func(c map[string]any) { c["aud"] = "other" })},
+				{"a missing audience is refused", withClaims(func(c map[string]any) { delete(c, "aud") })},
+				{"a missing exp is refused", withClaims(func(c map[string]any) { delete(c, "exp") })},
+				{"a string exp is refused", withClaims(func(c map[string]any) { c["exp"] = "never" })},
+				{"nbf in the future is refused", withClaims(func(c map[string]any) { c["nbf"] = testNow.Add(time.Second).Unix() })},
+				{"iat in the future is refused", withClaims(func(c map[string]any) { c["iat"] = testNow.Add(time.Second).Unix() })},
+				{"a missing sid is refused", withClaims(func(c map[string]any) { delete(c, "sid") })},
+				{"a missing sub is refused", withClaims(func(c map[string]any) { delete(c, "sub") })},
+				{"an expired token with a wrong audience is invalid, not expired", withClaims(func(c map[string]any) {
+					c["aud"], c["exp"] = "other", testNow.Add(-time.Minute).Unix()
+				})},
+				{"an expired token with a bad signature is invalid, not expired", func() string {
+					c := claimsMap(t)
+					c["exp"] = testNow.Add(-time.Minute).Unix()
+					return forge(t, attacker.method, attacker.signKey, hdr(), c)
+				}()},
+				{"a tampered payload is refused", parts[0] + "." + b64([]byte(`{"iss":"authctl","aud":"authctl","sub":"2","sid":"x","exp":9999999999}`)) + "." + parts[2]},
+				{"a tampered header is refused", b64([]byte(`{"alg":"`+alg+`","typ":"at+jwt","kid":"`+ks.signKID+`","x":1}`)) + "." + parts[1] + "." + parts[2]},
+				{"a stripped signature is refused", parts[0] + "." + parts[1] + "."},
+				{"a truncated signature is refused", valid[:len(valid)-4]},
+				{"non-canonical base64 in the signature is refused", parts[0] + "." + parts[1] + "." + flipUnusedBits(parts[2])},
+				{"padded base64 is refused", valid + "=="},
+				{"a line break inside the signature is refused", valid[:len(valid)-8] + "\r\n" + valid[len(valid)-8:]},
+				{"a space inside the signature is refused", valid[:len(valid)-8] + " " + valid[len(valid)-8:]},
+				{"two segments are refused", parts[0] + "." + parts[1]},
+				{"four segments are refused", valid + ".x"},
+				{"garbage is refused", "a.b.c"},
+				{"the empty string is refused", ""},
+				{"a token over 8 KiB is refused before parsing", strings.Repeat("x", 8<<10+1)},
 			}
 			if alg != "HS256" {
-				// Algorithm confusion: HS256 keyed with the public key's bytes.
-				pub, _ := json.Marshal(ks.JWKS().Keys[0])
-				forged["HS256 with the public key"] = resignHMAC(t, ks.signKID, pub)
+				pub := ks.verify[ks.signKID]
+				jwk, _ := json.Marshal(ks.JWKS().Keys[0])
+				confusion := map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": ks.signKID}
+				forged = append(forged,
+					struct{ name, token string }{"HS256 keyed with the PEM public key is refused", forge(t, jwt.SigningMethodHS256, publicPEM(t, ks), confusion, claimsMap(t))},
+					struct{ name, token string }{"HS256 keyed with the JWK is refused", forge(t, jwt.SigningMethodHS256, jwk, confusion, claimsMap(t))},
+					struct{ name, token string }{"HS256 keyed with the raw public key is refused", forge(t, jwt.SigningMethodHS256, rawPublic(pub), confusion, claimsMap(t))},
+				)
 			}
-			for name, tok := range forged {
-				if _, err := ks.Verify(tok, "authctl", "authctl", testNow); !errors.Is(err, ErrInvalidToken) {
-					t.Errorf("%s: got %v, want ErrInvalidToken", name, err)
-				}
-			}
-			if _, err := ks.Verify(valid, "authctl", "authctl", testNow.Add(5*time.Minute)); !errors.Is(err, ErrTokenExpired) {
-				t.Errorf("expired: %v", err)
+			for _, tc := range forged {
+				t.Run(tc.name, func(t *testing.T) {
+					c, err := ks.Verify(tc.token, "authctl", "authctl", testNow)
+					if !errors.Is(err, ErrInvalidToken) || c != nil {
+						t.Fatalf("got %v, %v; want ErrInvalidToken", c, err)
+					}
+					// The reason is ours, never text from the token, which may end up in logs.
+					if len(err.Error()) > 64 || strings.Contains(err.Error(), "evil") {
+						t.Errorf("error %q may echo the token", err)
+					}
+				})
 			}
 		})
 	}
 }
 
-func resignWith(t *testing.T, other *KeySet, kid string) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(other.method, testClaims())
-	tok.Header["typ"], tok.Header["kid"] = "at+jwt", kid
-	s, err := tok.SignedString(other.signKey)
-	if err != nil {
-		t.Fatal(err)
+func rawPublic(pub any) []byte {
+	switch p := pub.(type) {
+	case ed25519.PublicKey:
+		return p
+	case *ecdsa.PublicKey:
+		e, _ := p.ECDH()
+		return e.Bytes()
+	case *rsa.PublicKey:
+		return p.N.Bytes()
 	}
-	return s
+	return nil
 }
 
-func resignHMAC(t *testing.T, kid string, secret []byte) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, testClaims())
-	tok.Header["typ"], tok.Header["kid"] = "at+jwt", kid
-	s, _ := tok.SignedString(secret)
-	return s
+// flipUnusedBits changes the last base64 character without changing the decoded bytes
+// under lenient decoding: its low bits are padding.
+func flipUnusedBits(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[last^1])
 }
 
-func TestKeys(t *testing.T) {
+func TestVerifyAcceptsWellFormedTokens(t *testing.T) {
 	t.Parallel()
-	t.Run("generated keys round-trip through ParseSigningKey with the same kid", func(t *testing.T) {
-		for _, alg := range []string{"EdDSA", "ES256", "RS256", "HS256"} {
-			k, err := GenerateSigningKey(alg, testNow)
+	for _, alg := range algs {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			ks, _ := newTestKeySet(t, alg)
+			hdr := func(typ string) map[string]any { return map[string]any{"alg": alg, "typ": typ, "kid": ks.signKID} }
+			signed, err := ks.Sign(testClaims())
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := ParseSigningKey(alg, k.Private, testNow)
-			if err != nil || p.KID != k.KID {
-				t.Errorf("%s: %v, kid %s vs %s", alg, err, p.KID, k.KID)
+			cases := []struct {
+				name  string
+				token string
+				at    time.Time
+			}{
+				{"a token from Sign verifies", signed, testNow},
+				{"a token verifies one second before exp", signed, testNow.Add(5*time.Minute - time.Second)},
+				{"typ in upper case verifies", forge(t, ks.method, ks.signKey, hdr("AT+JWT"), claimsMap(t)), testNow},
+				{"typ application/at+jwt verifies", forge(t, ks.method, ks.signKey, hdr("application/at+jwt"), claimsMap(t)), testNow},
+			}
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					c, err := ks.Verify(tc.token, "authctl", "authctl", tc.at)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := testClaims(); c.SID != want.SID || c.Subject != want.Subject || c.Name != want.Name ||
+						c.Role != want.Role || c.ClientID != want.ClientID || c.ID != want.ID {
+						t.Errorf("claims %+v, want %+v", c, want)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestVerifyReportsExpiryApart(t *testing.T) {
+	t.Parallel()
+	for _, alg := range algs {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			ks, _ := newTestKeySet(t, alg)
+			tok, _ := ks.Sign(testClaims())
+			for _, at := range []time.Time{testNow.Add(5 * time.Minute), testNow.Add(time.Hour)} {
+				if _, err := ks.Verify(tok, "authctl", "authctl", at); !errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrInvalidToken) {
+					t.Errorf("at exp+%v: got %v, want ErrTokenExpired alone", at.Sub(testNow.Add(5*time.Minute)), err)
+				}
+			}
+		})
+	}
+}
+
+func TestSignWritesTheProfileHeader(t *testing.T) {
+	t.Parallel()
+	for _, alg := range algs {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			ks, k := newTestKeySet(t, alg)
+			tok, err := ks.Sign(testClaims())
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var h map[string]any
+			if err := json.Unmarshal(raw, &h); err != nil {
+				t.Fatal(err)
+			}
+			if len(h) != 3 || h["alg"] != alg || h["typ"] != "at+jwt" || h["kid"] != k.KID {
+				t.Errorf("header %s", raw)
+			}
+			if ks.Alg() != alg {
+				t.Errorf("Alg() = %s", ks.Alg())
+			}
+		})
+	}
+}
+
+func TestNewKeySet(t *testing.T) {
+	t.Parallel()
+	ed := func(active bool) SigningKey {
+		k, _ := GenerateSigningKey("EdDSA", testNow)
+		k.Active = active
+		return k
+	}
+	es, _ := GenerateSigningKey("ES256", testNow)
+	t.Run("no active key of the algorithm is an error", func(t *testing.T) {
+		t.Parallel()
+		for name, keys := range map[string][]SigningKey{
+			"none":              nil,
+			"only retired keys": {ed(false)},
+			"only another alg":  {es},
+		} {
+			if _, err := NewKeySet("EdDSA", keys); err == nil {
+				t.Errorf("%s: no error", name)
 			}
 		}
 	})
-	t.Run("a key of the wrong type or a short secret is refused", func(t *testing.T) {
-		ed, _ := GenerateSigningKey("EdDSA", testNow)
-		if _, err := ParseSigningKey("ES256", ed.Private, testNow); err == nil {
-			t.Error("EdDSA key accepted for ES256")
-		}
-		if _, err := ParseSigningKey("HS256", []byte("short"), testNow); err == nil {
-			t.Error("short secret accepted")
-		}
-		if _, err := ParseSigningKey("EdDSA", []byte("not pem"), testNow); err == nil {
-			t.Error("garbage accepted")
+	t.Run("an unsupported algorithm is an error", func(t *testing.T) {
+		t.Parallel()
+		if _, err := NewKeySet("none", []SigningKey{ed(true)}); err == nil {
+			t.Error("alg none accepted")
 		}
 	})
-	t.Run("the Ed25519 kid is the RFC 7638 thumbprint", func(t *testing.T) {
-		// RFC 8037 appendix A.3.
-		x, _ := base64.RawURLEncoding.DecodeString("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
-		if got := thumbprint(publicJWK("EdDSA", ed25519.PublicKey(x), "")); got != "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k" {
-			t.Errorf("thumbprint %s", got)
+	t.Run("keys of other algorithms are neither used nor published", func(t *testing.T) {
+		t.Parallel()
+		ks, err := NewKeySet("EdDSA", []SigningKey{es, ed(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := ks.verify[es.KID]; ok || len(ks.JWKS().Keys) != 1 {
+			t.Errorf("ES256 key kept: %+v", ks.JWKS())
 		}
 	})
-	t.Run("HS256 publishes no keys", func(t *testing.T) {
+	t.Run("a retired key still verifies while the active one signs", func(t *testing.T) {
+		t.Parallel()
+		old := ed(true)
+		oldSet, _ := NewKeySet("EdDSA", []SigningKey{old})
+		tok, _ := oldSet.Sign(testClaims())
+		old.Active = false
+		cur := ed(true)
+		ks, err := NewKeySet("EdDSA", []SigningKey{old, cur})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ks.Verify(tok, "authctl", "authctl", testNow); err != nil {
+			t.Errorf("token of the retired key: %v", err)
+		}
+		if ks.signKID != cur.KID || len(ks.JWKS().Keys) != 2 {
+			t.Errorf("signing with %s, %d keys published", ks.signKID, len(ks.JWKS().Keys))
+		}
+	})
+	t.Run("a corrupt stored key is an error", func(t *testing.T) {
+		t.Parallel()
+		bad := ed(true)
+		bad.Private = []byte("not a key")
+		if _, err := NewKeySet("EdDSA", []SigningKey{bad}); err == nil {
+			t.Error("no error")
+		}
+	})
+}
+
+func TestJWKS(t *testing.T) {
+	t.Parallel()
+	t.Run("HS256 publishes an empty key list", func(t *testing.T) {
+		t.Parallel()
 		ks, _ := newTestKeySet(t, "HS256")
 		b, _ := json.Marshal(ks.JWKS())
 		if string(b) != `{"keys":[]}` {
 			t.Errorf("JWKS %s", b)
 		}
 	})
-	t.Run("a retired-but-listed key still verifies while the active one signs", func(t *testing.T) {
-		old, _ := GenerateSigningKey("EdDSA", testNow)
-		oldSet, _ := NewKeySet("EdDSA", []SigningKey{old})
-		tok, _ := oldSet.Sign(testClaims())
-		old.Active = false
-		cur, _ := GenerateSigningKey("EdDSA", testNow)
-		ks, err := NewKeySet("EdDSA", []SigningKey{cur, old})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ks.Verify(tok, "authctl", "authctl", testNow); err != nil {
-			t.Errorf("old token: %v", err)
-		}
-		if len(ks.JWKS().Keys) != 2 || ks.signKID != cur.KID {
-			t.Errorf("jwks %d keys, signing with %s", len(ks.JWKS().Keys), ks.signKID)
-		}
-	})
+	for _, tc := range []struct {
+		alg, kty string
+		members  []string
+	}{
+		{"EdDSA", "OKP", []string{"crv", "x"}},
+		{"ES256", "EC", []string{"crv", "x", "y"}},
+		{"RS256", "RSA", []string{"n", "e"}},
+	} {
+		t.Run(tc.alg+" publishes only public members with use, alg and kid", func(t *testing.T) {
+			t.Parallel()
+			ks, k := newTestKeySet(t, tc.alg)
+			b, _ := json.Marshal(ks.JWKS())
+			var set struct{ Keys []map[string]string }
+			if err := json.Unmarshal(b, &set); err != nil || len(set.Keys) != 1 {
+				t.Fatalf("%s: %v", b, err)
+			}
+			j := set.Keys[0]
+			if j["kty"] != tc.kty || j["use"] != "sig" || j["alg"] != tc.alg || j["kid"] != k.KID || j["d"] != "" {
+				t.Errorf("%s", b)
+			}
+			if len(j) != 4+len(tc.members) {
+				t.Errorf("unexpected members in %s", b)
+			}
+			for _, m := range tc.members {
+				if j[m] == "" {
+					t.Errorf("%s missing from %s", m, b)
+				}
+			}
+			ks.JWKS().Keys[0].Kid = "mutated"
+			if ks.JWKS().Keys[0].Kid != k.KID {
+				t.Error("a caller can change the published set")
+			}
+		})
+	}
 }
 
 func BenchmarkSign(b *testing.B) {
-	for _, alg := range []string{"EdDSA", "ES256", "RS256", "HS256"} {
+	for _, alg := range algs {
 		b.Run(alg, func(b *testing.B) {
 			ks, _ := newTestKeySet(b, alg)
 			c := testClaims()
+			b.ReportAllocs()
 			for b.Loop() {
-				ks.Sign(c)
+				if _, err := ks.Sign(c); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
 }
 
 func BenchmarkVerify(b *testing.B) {
-	for _, alg := range []string{"EdDSA", "ES256", "RS256", "HS256"} {
+	for _, alg := range algs {
 		b.Run(alg, func(b *testing.B) {
 			ks, _ := newTestKeySet(b, alg)
 			tok, _ := ks.Sign(testClaims())
+			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := ks.Verify(tok, "authctl", "authctl", testNow); err != nil {
 					b.Fatal(err)

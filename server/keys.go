@@ -27,7 +27,11 @@ func ValidAlg(alg string) bool {
 	return false
 }
 
-const minHMACSecret = 32
+const (
+	// minHMACSecret is HS256's output size: a shorter secret weakens the MAC (RFC 7518 §3.2).
+	minHMACSecret = 32
+	minRSABits    = 2048
+)
 
 // GenerateSigningKey makes a new active key for alg.
 func GenerateSigningKey(alg string, now time.Time) (SigningKey, error) {
@@ -39,13 +43,13 @@ func GenerateSigningKey(alg string, now time.Time) (SigningKey, error) {
 	case "ES256":
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case "RS256":
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+		priv, err = rsa.GenerateKey(rand.Reader, minRSABits)
 	case "HS256":
 		secret := make([]byte, minHMACSecret)
 		if _, err := rand.Read(secret); err != nil {
-			return SigningKey{}, err
+			return SigningKey{}, fmt.Errorf("generate HS256 secret: %w", err)
 		}
-		return SigningKey{KID: hmacKID(secret), Alg: alg, Private: secret, CreatedAt: now.UTC(), Active: true}, nil
+		return hmacSigningKey(secret, now), nil
 	default:
 		return SigningKey{}, fmt.Errorf("unsupported signing algorithm %q", alg)
 	}
@@ -55,17 +59,17 @@ func GenerateSigningKey(alg string, now time.Time) (SigningKey, error) {
 	return signingKeyFrom(alg, priv, now)
 }
 
-// ParseSigningKey reads the contents of a --signing-key file for alg.
+// ParseSigningKey reads the contents of a --signing-key file for alg: a PEM private key
+// (PKCS#8, SEC 1 or PKCS#1) of the matching type, or for HS256 the raw secret bytes.
 func ParseSigningKey(alg string, data []byte, now time.Time) (SigningKey, error) {
+	if !ValidAlg(alg) {
+		return SigningKey{}, fmt.Errorf("unsupported signing algorithm %q", alg)
+	}
 	if alg == "HS256" {
 		if len(data) < minHMACSecret {
 			return SigningKey{}, fmt.Errorf("HS256 secret has %d bytes; need at least %d random bytes", len(data), minHMACSecret)
 		}
-		secret := append([]byte(nil), data...)
-		return SigningKey{KID: hmacKID(secret), Alg: alg, Private: secret, CreatedAt: now.UTC(), Active: true}, nil
-	}
-	if !ValidAlg(alg) {
-		return SigningKey{}, fmt.Errorf("unsupported signing algorithm %q", alg)
+		return hmacSigningKey(append([]byte(nil), data...), now), nil
 	}
 	block, _ := pem.Decode(data)
 	if block == nil {
@@ -84,7 +88,7 @@ func ParseSigningKey(alg string, data []byte, now time.Time) (SigningKey, error)
 		return SigningKey{}, fmt.Errorf("PEM block %q is not a private key", block.Type)
 	}
 	if err != nil {
-		return SigningKey{}, fmt.Errorf("parse signing key: %w", err)
+		return SigningKey{}, fmt.Errorf("parse %s private key: %w", block.Type, err)
 	}
 	signer, err := checkKeyType(alg, key)
 	if err != nil {
@@ -93,6 +97,12 @@ func ParseSigningKey(alg string, data []byte, now time.Time) (SigningKey, error)
 	return signingKeyFrom(alg, signer, now)
 }
 
+func hmacSigningKey(secret []byte, now time.Time) SigningKey {
+	return SigningKey{KID: hmacKID(secret), Alg: "HS256", Private: secret, CreatedAt: now.UTC(), Active: true}
+}
+
+// checkKeyType refuses a key that does not fit alg, so that a key file meant for one
+// algorithm is never silently used with another.
 func checkKeyType(alg string, key any) (crypto.Signer, error) {
 	switch k := key.(type) {
 	case ed25519.PrivateKey:
@@ -105,23 +115,22 @@ func checkKeyType(alg string, key any) (crypto.Signer, error) {
 		}
 	case *rsa.PrivateKey:
 		if alg == "RS256" {
-			if k.N.BitLen() < 2048 {
-				return nil, fmt.Errorf("RSA key has %d bits; need at least 2048", k.N.BitLen())
+			if k.N.BitLen() < minRSABits {
+				return nil, fmt.Errorf("RSA key has %d bits; need at least %d", k.N.BitLen(), minRSABits)
 			}
 			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("signing key type %T does not match algorithm %s", key, alg)
+	return nil, fmt.Errorf("signing key of type %T does not fit algorithm %s", key, alg)
 }
 
 func signingKeyFrom(alg string, priv crypto.Signer, now time.Time) (SigningKey, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return SigningKey{}, fmt.Errorf("encode signing key: %w", err)
+		return SigningKey{}, fmt.Errorf("encode %s private key: %w", alg, err)
 	}
-	jwk := publicJWK(alg, priv.Public(), "")
 	return SigningKey{
-		KID:       thumbprint(jwk),
+		KID:       thumbprint(publicJWK(alg, priv.Public(), "")),
 		Alg:       alg,
 		Private:   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
 		CreatedAt: now.UTC(),
@@ -129,28 +138,37 @@ func signingKeyFrom(alg string, priv crypto.Signer, now time.Time) (SigningKey, 
 	}, nil
 }
 
-// parsePrivate turns a stored key back into what golang-jwt signs with.
-func parsePrivate(k SigningKey) (any, error) {
+// parsePrivate turns a stored key back into the signing key golang-jwt takes and the
+// matching verification key (for HS256 both are the secret).
+func parsePrivate(k SigningKey) (priv, pub any, err error) {
 	if k.Alg == "HS256" {
 		if len(k.Private) < minHMACSecret {
-			return nil, fmt.Errorf("key %s: HS256 secret too short", k.KID)
+			return nil, nil, fmt.Errorf("key %s: HS256 secret too short", k.KID)
 		}
-		return k.Private, nil
+		return k.Private, k.Private, nil
 	}
 	block, _ := pem.Decode(k.Private)
 	if block == nil {
-		return nil, fmt.Errorf("key %s: no PEM block", k.KID)
+		return nil, nil, fmt.Errorf("key %s: no PEM block", k.KID)
 	}
 	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", k.KID, err)
+		return nil, nil, fmt.Errorf("key %s: %w", k.KID, err)
 	}
-	return checkKeyType(k.Alg, key)
+	signer, err := checkKeyType(k.Alg, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key %s: %w", k.KID, err)
+	}
+	return signer, signer.Public(), nil
 }
 
+// hmacKID names an HS256 secret without revealing it: a thumbprint would need a public key,
+// and a bare hash of the secret is domain-separated so it is useless anywhere else.
 func hmacKID(secret []byte) string {
-	sum := sha256.Sum256(append([]byte("authctl-hs256-kid:"), secret...))
-	return base64.RawURLEncoding.EncodeToString(sum[:])[:22]
+	h := sha256.New()
+	h.Write([]byte("authctl-hs256-kid:"))
+	h.Write(secret)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))[:22]
 }
 
 // JWKSet is a JSON Web Key Set (RFC 7517).
@@ -161,9 +179,9 @@ type JWKSet struct {
 // JWK is one public key.
 type JWK struct {
 	Kty string `json:"kty"`
-	Use string `json:"use,omitempty"`
-	Alg string `json:"alg,omitempty"`
-	Kid string `json:"kid,omitempty"`
+	Use string `json:"use"`
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
 	Crv string `json:"crv,omitempty"`
 	X   string `json:"x,omitempty"`
 	Y   string `json:"y,omitempty"`
@@ -179,9 +197,12 @@ func publicJWK(alg string, pub crypto.PublicKey, kid string) JWK {
 	case ed25519.PublicKey:
 		j.Kty, j.Crv, j.X = "OKP", "Ed25519", b64(p)
 	case *ecdsa.PublicKey:
-		ecdh, _ := p.ECDH()
-		raw := ecdh.Bytes() // 0x04 || X || Y
-		j.Kty, j.Crv, j.X, j.Y = "EC", "P-256", b64(raw[1:33]), b64(raw[33:65])
+		// Coordinates are fixed-width (RFC 7518 §6.2.1.2): take them from the
+		// uncompressed point 0x04 || X || Y rather than from big.Int bytes.
+		if e, err := p.ECDH(); err == nil {
+			raw := e.Bytes()
+			j.Kty, j.Crv, j.X, j.Y = "EC", "P-256", b64(raw[1:33]), b64(raw[33:65])
+		}
 	case *rsa.PublicKey:
 		j.Kty, j.N, j.E = "RSA", b64(p.N.Bytes()), b64(big.NewInt(int64(p.E)).Bytes())
 	}
@@ -213,7 +234,7 @@ func thumbprint(j JWK) string {
 			N   string `json:"n"`
 		}{j.E, j.Kty, j.N}
 	}
-	data, _ := json.Marshal(members)
+	data, _ := json.Marshal(members) // only strings: cannot fail
 	sum := sha256.Sum256(data)
 	return b64(sum[:])
 }

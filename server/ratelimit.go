@@ -25,19 +25,19 @@ type LoginLimiter struct {
 
 // NewLoginLimiter returns a limiter for c.
 func NewLoginLimiter(c LimitConfig) *LoginLimiter {
-	if c.PerUser == 0 {
+	if c.PerUser <= 0 {
 		c.PerUser = rate.Every(12 * time.Second)
 	}
-	if c.UserBurst == 0 {
+	if c.UserBurst <= 0 {
 		c.UserBurst = 5
 	}
-	if c.PerAddr == 0 {
+	if c.PerAddr <= 0 {
 		c.PerAddr = rate.Every(3 * time.Second)
 	}
-	if c.AddrBurst == 0 {
+	if c.AddrBurst <= 0 {
 		c.AddrBurst = 20
 	}
-	if c.MaxKeys == 0 {
+	if c.MaxKeys <= 0 {
 		c.MaxKeys = 10_000
 	}
 	return &LoginLimiter{
@@ -53,21 +53,25 @@ func (l *LoginLimiter) Allow(user, addr string, now time.Time) (bool, time.Durat
 	if wait <= 0 {
 		return true, 0
 	}
-	return false, wait.Truncate(time.Second) + time.Second
+	// Retry-After carries whole seconds; rounding down would invite a retry that fails.
+	return false, max(time.Second, (wait + time.Second - 1).Truncate(time.Second))
 }
 
-// Failed records a failed attempt.
+// Failed records a failed attempt. Attempts admitted together all count: the bucket may go
+// below zero, which lengthens the wait instead of forgiving the surplus.
 func (l *LoginLimiter) Failed(user, addr string, now time.Time) {
 	l.users.take(user, now)
 	l.addrs.take(addr, now)
 }
 
-// Succeeded forgets the user's failures.
+// Succeeded forgets the user's failures. The address keeps its count: one account the
+// attacker owns must not launder a password spray over many others.
 func (l *LoginLimiter) Succeeded(user, _ string, _ time.Time) {
 	l.users.forget(user)
 }
 
-// buckets is a bounded LRU map of token buckets.
+// buckets is a bounded LRU map of token buckets. Evicting a bucket forgets its failures;
+// that is the price of bounded memory, and the address limit still holds a flood of names.
 type buckets struct {
 	limit rate.Limit
 	burst int
@@ -123,7 +127,7 @@ func (b *buckets) wait(key string, now time.Time) time.Duration {
 func (b *buckets) take(key string, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.get(key, true).AllowN(now, 1)
+	b.get(key, true).ReserveN(now, 1)
 }
 
 func (b *buckets) forget(key string) {

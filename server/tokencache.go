@@ -27,9 +27,10 @@ type cachedToken struct {
 	exp    time.Time
 }
 
-// NewTokenCache returns a cache holding at most about max tokens.
-func NewTokenCache(max int) *TokenCache {
-	c := &TokenCache{seed: maphash.MakeSeed(), per: max/cacheShards + 1}
+// NewTokenCache returns a cache holding at most size tokens (rounded up to a multiple of
+// its shard count).
+func NewTokenCache(size int) *TokenCache {
+	c := &TokenCache{seed: maphash.MakeSeed(), per: max(1, (size+cacheShards-1)/cacheShards)}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]cachedToken)
 	}
@@ -40,7 +41,8 @@ func (c *TokenCache) shard(token string) *cacheShard {
 	return &c.shards[maphash.String(c.seed, token)%cacheShards]
 }
 
-// Get returns the claims of a cached token that has not expired at now.
+// Get returns the claims of a cached token that has not expired at now. The claims are
+// shared with other callers and must not be modified.
 func (c *TokenCache) Get(token string, now time.Time) (*AccessClaims, bool) {
 	s := c.shard(token)
 	s.mu.RLock()
@@ -60,12 +62,12 @@ func (c *TokenCache) Get(token string, now time.Time) (*AccessClaims, bool) {
 
 // Put caches verified claims; tokens without exp are not cached.
 func (c *TokenCache) Put(token string, claims *AccessClaims) {
-	if claims.ExpiresAt == nil {
+	if claims == nil || claims.ExpiresAt == nil {
 		return
 	}
 	s := c.shard(token)
 	s.mu.Lock()
-	if len(s.m) >= c.per {
+	if _, ok := s.m[token]; !ok && len(s.m) >= c.per {
 		// Full: drop an arbitrary half. Cheap, bounded, and a dropped token is only re-verified.
 		n := 0
 		for k := range s.m {
