@@ -1,7 +1,3 @@
-// Package client is authctl's HTTP API client. Its transport attaches the stored access
-// token, refreshes it shortly before it expires or once after a 401 and replays the request
-// once, and coordinates refreshes across goroutines (one mutex) and processes (a file lock
-// plus a re-read of the keystore) so that a rotating refresh token is never spent twice.
 package client
 
 import (
@@ -12,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/authctl/authctl/keystore"
@@ -29,13 +25,13 @@ type Tokens struct {
 	RefreshExpiresIn int    `json:"refresh_expires_in"`
 }
 
-// Me is GET /api/auth/me.
+// Me is the answer of GET /api/auth/me: who the access token belongs to.
 type Me struct {
 	Sub  string `json:"sub"`
 	Name string `json:"name"`
 	Role string `json:"role"`
-	Exp  int64  `json:"exp"`
 	SID  string `json:"sid"`
+	Exp  int64  `json:"exp"`
 }
 
 // Forecast is one day of GET /api/weather.
@@ -46,200 +42,99 @@ type Forecast struct {
 	Summary      string `json:"summary"`
 }
 
-// Error is an error answer from the server: {"error","error_description"} and the status.
-type Error struct {
-	Status      int
-	Code        string
-	Description string
-	RetryAfter  time.Duration
-}
-
-func (e *Error) Error() string {
-	msg := e.Description
-	if msg == "" {
-		msg = e.Code
-	}
-	if msg == "" {
-		msg = http.StatusText(e.Status)
-	}
-	return fmt.Sprintf("server said %d: %s", e.Status, msg)
-}
-
-// Is lets errors.Is match the sentinels by code and status.
-func (e *Error) Is(target error) bool {
-	switch target {
-	case ErrInvalidGrant:
-		return e.Code == "invalid_grant"
-	case ErrUnauthorized:
-		return e.Status == http.StatusUnauthorized
-	case ErrRateLimited:
-		return e.Status == http.StatusTooManyRequests
-	}
-	return false
-}
-
-// Sentinel errors.
-var (
-	ErrInvalidGrant = errors.New("invalid grant")
-	ErrUnauthorized = errors.New("unauthorized")
-	ErrRateLimited  = errors.New("rate limited")
-	ErrSessionEnded = errors.New("session expired or revoked — run `authctl login`")
-	ErrNotLoggedIn  = errors.New("not logged in — run `authctl login`")
-	ErrOffline      = errors.New("server unreachable")
-)
-
-// Client talks to one authctl server.
+// Client talks to one authctl server. It is safe for concurrent use.
 type Client struct {
 	base     string
-	raw      *http.Client // without the refreshing transport
+	hc       *http.Client // plain: login, refresh, logout
+	authed   *http.Client // through the refreshing transport
 	sessions keystore.Store
 	lockDir  string
+	lockWait time.Duration
 	log      func(string)
 	skew     time.Duration
 	now      func() time.Time
 	static   string
 	ua       string
 
-	refreshMu sync.Mutex // one refresh at a time in this process
+	// refreshing admits one refresh at a time in this process; a channel rather than a
+	// mutex so that waiting for it honours the request's context.
+	refreshing chan struct{}
 }
 
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the underlying HTTP client (its Transport is wrapped, not replaced).
-func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.raw = hc } }
+// WithHTTPClient sets the underlying HTTP client. Its Transport is wrapped, not replaced,
+// and its Timeout and CheckRedirect apply to every call.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
-// WithSessions keeps the session in s and enables refreshing.
+// WithSessions keeps the server's session in s and enables the refreshing transport.
 func WithSessions(s keystore.Store) Option { return func(c *Client) { c.sessions = s } }
 
-// WithLockDir sets where the per-server refresh lock files live.
+// WithLockDir sets the directory of the per-server refresh lock files (created 0700).
+// Every authctl process of a user must use the same one; the default is
+// os.UserConfigDir()/authctl/locks.
 func WithLockDir(dir string) Option { return func(c *Client) { c.lockDir = dir } }
 
-// WithLog receives one line per HTTP exchange and per refresh; never a secret.
-func WithLog(f func(string)) Option { return func(c *Client) { c.log = f } }
+// WithLockWait bounds how long a refresh waits for another process's refresh (default 30s).
+func WithLockWait(d time.Duration) Option { return func(c *Client) { c.lockWait = d } }
 
-// WithSkew sets how long before expiry the access token is refreshed (default 10s).
+// WithLog receives one line per HTTP exchange (method, path, status) and per refresh, for
+// -v. It never receives a token or a password. It may be called from several goroutines.
+func WithLog(f func(msg string)) Option { return func(c *Client) { c.log = f } }
+
+// WithSkew sets how long before its expiry the access token is refreshed (default 10s).
 func WithSkew(d time.Duration) Option { return func(c *Client) { c.skew = d } }
 
-// WithNow sets the clock.
+// WithNow sets the clock that judges and records expiry times.
 func WithNow(now func() time.Time) Option { return func(c *Client) { c.now = now } }
 
-// WithStaticToken uses tok as the access token as is: no refresh, nothing stored.
+// WithStaticToken uses tok as the bearer token as is (AUTHCTL_TOKEN): no refresh, nothing
+// stored, a 401 is returned as is.
 func WithStaticToken(tok string) Option { return func(c *Client) { c.static = tok } }
 
-// WithUserAgent sets the User-Agent header.
+// WithUserAgent sets the User-Agent header (default "authctl").
 func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
 
-// New returns a client for the server at baseURL (normalised, no trailing slash).
+// New returns a client for the server at baseURL, normalised as keystore.NormalizeServer
+// does (lower-case scheme and host, no default port, no trailing slash) so that it names
+// the same keystore entry and lock file as every other authctl process.
 func New(baseURL string, opts ...Option) *Client {
+	base, err := keystore.NormalizeServer(baseURL)
+	if err != nil {
+		base = strings.TrimRight(strings.TrimSpace(baseURL), "/") // requests will say what is wrong
+	}
 	c := &Client{
-		base: strings.TrimRight(baseURL, "/"),
-		raw:  &http.Client{Timeout: 30 * time.Second},
-		skew: 10 * time.Second,
-		now:  time.Now,
-		log:  func(string) {},
-		ua:   "authctl",
+		base:       base,
+		hc:         &http.Client{Timeout: 30 * time.Second},
+		lockWait:   30 * time.Second,
+		log:        func(string) {},
+		skew:       10 * time.Second,
+		now:        time.Now,
+		ua:         "authctl",
+		refreshing: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	rt := c.hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	authed := *c.hc
+	authed.Transport = &transport{base: rt, c: c}
+	c.authed = &authed
 	return c
 }
 
-// Server is the base URL.
+// Server is the normalised base URL.
 func (c *Client) Server() string { return c.base }
 
-// HTTPClient returns a client whose transport attaches and refreshes the access token.
-func (c *Client) HTTPClient() *http.Client {
-	base := c.raw.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return &http.Client{Timeout: c.raw.Timeout, Transport: &Transport{Base: base, c: c}}
-}
+// HTTPClient returns an *http.Client whose transport attaches the access token to requests
+// for this server and refreshes it as the package documentation describes.
+func (c *Client) HTTPClient() *http.Client { return c.authed }
 
-// do sends a request without the token machinery and decodes a JSON answer into out.
-func (c *Client) do(req *http.Request, out any) error {
-	req.Header.Set("User-Agent", c.ua)
-	resp, err := c.raw.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrOffline, err)
-	}
-	defer resp.Body.Close()
-	c.log(fmt.Sprintf("%s %s → %d", req.Method, req.URL.Path, resp.StatusCode))
-	return decodeResponse(resp, out)
-}
-
-func decodeResponse(resp *http.Response, out any) error {
-	if resp.StatusCode >= 300 {
-		return responseError(resp)
-	}
-	if out == nil {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		return nil
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out); err != nil {
-		return fmt.Errorf("decode %s answer: %w", resp.Request.URL.Path, err)
-	}
-	return nil
-}
-
-// responseError reads an RFC 6749 error body.
-func responseError(resp *http.Response) error {
-	e := &Error{Status: resp.StatusCode}
-	var body struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) == nil {
-		e.Code, e.Description = body.Error, body.Description
-	}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-		e.RetryAfter = time.Duration(s) * time.Second
-	}
-	return e
-}
-
-func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return c.do(req, out)
-}
-
-func (c *Client) sessionFrom(username string, t Tokens, at time.Time) keystore.Session {
-	return keystore.Session{
-		Server:        c.base,
-		Username:      username,
-		AccessToken:   t.AccessToken,
-		AccessExpiry:  at.Add(time.Duration(t.ExpiresIn) * time.Second).UTC(),
-		RefreshToken:  t.RefreshToken,
-		RefreshExpiry: at.Add(time.Duration(t.RefreshExpiresIn) * time.Second).UTC(),
-	}
-}
-
-// Login exchanges a username and password for a session, stored when Sessions is set.
-func (c *Client) Login(ctx context.Context, username, password string) (keystore.Session, error) {
-	var t Tokens
-	if err := c.postJSON(ctx, "/api/auth/login", map[string]string{"username": username, "password": password}, &t); err != nil {
-		return keystore.Session{}, fmt.Errorf("log in to %s: %w", c.base, err)
-	}
-	s := c.sessionFrom(username, t, c.now())
-	if c.sessions != nil {
-		if err := c.sessions.Save(ctx, s); err != nil {
-			return keystore.Session{}, fmt.Errorf("store the session: %w", err)
-		}
-	}
-	return s, nil
-}
-
-// Session returns the stored session.
+// Session returns the stored session, or ErrNotLoggedIn.
 func (c *Client) Session(ctx context.Context) (keystore.Session, error) {
 	if c.sessions == nil {
 		return keystore.Session{}, ErrNotLoggedIn
@@ -254,77 +149,81 @@ func (c *Client) Session(ctx context.Context) (keystore.Session, error) {
 	return s, nil
 }
 
-// Refresh rotates the stored session now.
+// Login exchanges a username and password for a session, and stores it when the client
+// has a keystore (WithSessions).
+func (c *Client) Login(ctx context.Context, username, password string) (keystore.Session, error) {
+	var t Tokens
+	in := map[string]string{"username": username, "password": password}
+	if err := c.postJSON(ctx, "/api/auth/login", in, &t); err != nil {
+		return keystore.Session{}, fmt.Errorf("log in to %s: %w", c.base, err)
+	}
+	if t.AccessToken == "" || t.RefreshToken == "" {
+		return keystore.Session{}, fmt.Errorf("log in to %s: the token response lacks a token", c.base)
+	}
+	s := c.sessionFrom(username, t, c.now())
+	if c.sessions != nil {
+		if err := c.sessions.Save(ctx, s); err != nil {
+			return keystore.Session{}, fmt.Errorf("store the session for %s: %w", c.base, err)
+		}
+	}
+	return s, nil
+}
+
+// Refresh rotates the stored session now, under the same lock and re-read protocol as the
+// transport, and returns the new session.
 func (c *Client) Refresh(ctx context.Context) (keystore.Session, error) {
 	if c.static != "" {
-		return keystore.Session{}, errors.New("AUTHCTL_TOKEN is set: nothing to refresh")
+		return keystore.Session{}, ErrStaticToken
 	}
 	s, err := c.Session(ctx)
 	if err != nil {
 		return keystore.Session{}, err
 	}
-	return c.refresh(ctx, s.AccessToken, true)
+	return c.refresh(ctx, s, true)
 }
 
-// Logout revokes the session on the server, then deletes it locally. When the server cannot
-// be reached it still deletes locally and returns an error wrapping ErrOffline.
+// Logout revokes the stored session on the server, then deletes it locally. The local
+// session is deleted whatever the server answers; when the server cannot be reached the
+// error wraps ErrOffline (the session then stays valid on the server until it expires).
 func (c *Client) Logout(ctx context.Context) error {
+	if c.static != "" {
+		return ErrStaticToken
+	}
+	if _, err := c.Session(ctx); err != nil {
+		return err
+	}
+	// Under the refresh lock, so that no refresh running elsewhere saves a successor after
+	// the delete and brings the session back.
+	release, err := c.exclusive(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	s, err := c.Session(ctx)
 	if err != nil {
 		return err
 	}
 	remote := c.postJSON(ctx, "/api/auth/logout", map[string]string{"refresh_token": s.RefreshToken}, nil)
 	if errors.Is(remote, ErrInvalidGrant) {
-		remote = nil // already revoked or expired on the server: the goal is reached
+		remote = nil // already expired or revoked on the server: nothing left to revoke
 	}
 	if err := c.sessions.Delete(ctx, c.base); err != nil {
-		return fmt.Errorf("delete the local session: %w", err)
+		return fmt.Errorf("delete the session for %s: %w", c.base, err)
 	}
-	return remote
+	if remote != nil {
+		return fmt.Errorf("revoke the session on %s: %w", c.base, remote)
+	}
+	return nil
 }
 
-// AccessToken returns an access token valid for at least the skew, refreshing when needed.
+// AccessToken returns an access token valid for at least the skew, refreshing the session
+// when needed (or the static token as is).
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
 	if c.static != "" {
 		return c.static, nil
 	}
-	s, err := c.Session(ctx)
-	if err != nil {
-		return "", err
-	}
-	if c.fresh(s) {
-		return s.AccessToken, nil
-	}
-	s, err = c.refresh(ctx, s.AccessToken, false)
+	s, err := c.validSession(ctx)
 	return s.AccessToken, err
-}
-
-func (c *Client) fresh(s keystore.Session) bool {
-	return s.AccessToken != "" && c.now().Add(c.skew).Before(s.AccessExpiry)
-}
-
-func (c *Client) getJSON(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.HTTPClient().Do(req)
-	if err != nil {
-		var ue interface{ Unwrap() error }
-		if errors.As(err, &ue) {
-			if inner := ue.Unwrap(); isOwnError(inner) {
-				return inner
-			}
-		}
-		return fmt.Errorf("%w: %w", ErrOffline, err)
-	}
-	defer resp.Body.Close()
-	return decodeResponse(resp, out)
-}
-
-// isOwnError tells the transport's own errors (keystore, session ended) from network ones.
-func isOwnError(err error) bool {
-	return errors.Is(err, ErrSessionEnded) || errors.Is(err, ErrNotLoggedIn) || errors.Is(err, errKeystore) || errors.Is(err, ErrOffline)
 }
 
 // Me returns who the access token belongs to.
@@ -333,8 +232,89 @@ func (c *Client) Me(ctx context.Context) (Me, error) {
 	return m, c.getJSON(ctx, "/api/auth/me", &m)
 }
 
-// Weather returns the forecast for days days.
+// Weather returns the forecast for the next days days (the server's default when days ≤ 0).
 func (c *Client) Weather(ctx context.Context, days int) ([]Forecast, error) {
+	path := "/api/weather"
+	if days > 0 {
+		path += "?days=" + strconv.Itoa(days)
+	}
 	var f []Forecast
-	return f, c.getJSON(ctx, "/api/weather?days="+strconv.Itoa(days), &f)
+	return f, c.getJSON(ctx, path, &f)
+}
+
+// sessionFrom turns a token response received at the client time at into a session. An
+// absent lifetime leaves the expiry zero, which means unknown, not expired.
+func (c *Client) sessionFrom(username string, t Tokens, at time.Time) keystore.Session {
+	s := keystore.Session{
+		Server:       c.base,
+		Username:     username,
+		AccessToken:  t.AccessToken,
+		RefreshToken: t.RefreshToken,
+	}
+	if t.ExpiresIn > 0 {
+		s.AccessExpiry = at.Add(time.Duration(t.ExpiresIn) * time.Second).UTC()
+	}
+	if t.RefreshExpiresIn > 0 {
+		s.RefreshExpiry = at.Add(time.Duration(t.RefreshExpiresIn) * time.Second).UTC()
+	}
+	return s
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.authed.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if !errors.As(err, &ue) {
+			return err
+		}
+		if ue.Timeout() && !errors.Is(ue.Err, ErrOffline) {
+			return fmt.Errorf("%w: %w", ErrOffline, err) // http.Client's own timeout
+		}
+		return ue.Err // the transport's error says what happened; the URL adds nothing
+	}
+	defer resp.Body.Close()
+	return c.decode(resp, path, out)
+}
+
+func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrOffline, err)
+	}
+	defer resp.Body.Close()
+	c.log(fmt.Sprintf("%s %s → %d", req.Method, req.URL.Path, resp.StatusCode))
+	return c.decode(resp, path, out)
+}
+
+// maxBody bounds a success answer; a forecast of 14 days is a few kilobytes.
+const maxBody = 4 << 20
+
+func (c *Client) decode(resp *http.Response, path string, out any) error {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return responseError(resp, c.now())
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
+		return fmt.Errorf("decode the answer of %s: %w", path, err)
+	}
+	return nil
 }

@@ -9,9 +9,11 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"strings"
@@ -101,7 +103,10 @@ func FetchJWKS(ctx context.Context, hc *http.Client, url string) (VerifyKeys, er
 			Kty, Alg, Kid, Crv, X, Y, N, E string
 		} `json:"keys"`
 	}
-	if err := decodeResponse(resp, &set); err != nil {
+	if resp.StatusCode != http.StatusOK {
+		return VerifyKeys{}, fmt.Errorf("fetch JWKS: %w", responseError(resp, time.Now()))
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&set); err != nil {
 		return VerifyKeys{}, fmt.Errorf("fetch JWKS: %w", err)
 	}
 	ks := VerifyKeys{byKID: map[string]verifyKey{}}

@@ -2,41 +2,66 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestVerifyAgainstJWKS(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, "")
-	c := loggedIn(t, ts, nilStore(t))
-	s, _ := c.Session(context.Background())
-	keys, err := FetchJWKS(context.Background(), http.DefaultClient, ts.URL+"/.well-known/jwks.json")
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Verify(s.AccessToken, keys, VerifyOptions{Audience: "authctl", Issuer: "authctl"}); err != nil {
-		t.Errorf("valid token: %v", err)
+	jwks := fmt.Sprintf(`{"keys":[{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"k1","x":%q}]}`,
+		base64.RawURLEncoding.EncodeToString(pub))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(jwks)) }))
+	t.Cleanup(srv.Close)
+
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+		"iss": "authctl", "aud": "authctl", "sub": "alice",
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+	})
+	tok.Header["kid"] = "k1"
+	signed, err := tok.SignedString(priv)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for name, c := range map[string]struct {
+	keys, err := FetchJWKS(context.Background(), srv.Client(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(signed, keys, VerifyOptions{Audience: "authctl", Issuer: "authctl"}); err != nil {
+		t.Errorf("a valid token: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
 		tok  string
 		opts VerifyOptions
 		want string
 	}{
-		"expired":        {s.AccessToken, VerifyOptions{Now: time.Now().Add(8 * time.Minute)}, "expired 3m"},
-		"wrong audience": {s.AccessToken, VerifyOptions{Audience: "other"}, "wrong audience"},
-		"wrong issuer":   {s.AccessToken, VerifyOptions{Issuer: "other"}, "wrong issuer"},
-		"tampered":       {s.AccessToken[:len(s.AccessToken)-3] + "AAA", VerifyOptions{}, "signature invalid"},
-		"pinned alg":     {s.AccessToken, VerifyOptions{Alg: "RS256"}, ""},
-		"garbage":        {"x.y", VerifyOptions{}, "malformed"},
+		{"an expired token says since when", signed, VerifyOptions{Now: now.Add(8 * time.Minute)}, "expired 3m"},
+		{"another audience is refused", signed, VerifyOptions{Audience: "other"}, "wrong audience"},
+		{"another issuer is refused", signed, VerifyOptions{Issuer: "other"}, "wrong issuer"},
+		{"a tampered signature is refused", signed[:len(signed)-3] + "AAA", VerifyOptions{}, "signature invalid"},
+		{"a pinned algorithm other than the key's is refused", signed, VerifyOptions{Alg: "RS256"}, ""},
+		{"garbage is malformed", "x.y", VerifyOptions{}, "malformed"},
 	} {
-		_, err := Verify(c.tok, keys, c.opts)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: %v (want %q)", name, err, c.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Verify(tc.tok, keys, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Verify: %v, want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }
 

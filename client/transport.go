@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -17,76 +19,136 @@ import (
 	"github.com/authctl/authctl/keystore"
 )
 
-// errKeystore marks keystore failures, which must never become unauthenticated requests.
-var errKeystore = errors.New("keystore")
-
-// LockWait bounds how long a refresh waits for another process's refresh.
-var LockWait = 30 * time.Second
-
-// Transport attaches the bearer token, refreshes it before it expires, and after a 401
+// transport attaches the bearer token, refreshes it before it expires, and after a 401
 // refreshes once and replays the request once.
-type Transport struct {
-	Base http.RoundTripper
+type transport struct {
+	base http.RoundTripper
 	c    *Client
 }
 
-// RoundTrip implements http.RoundTripper.
-func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+// RoundTrip implements http.RoundTripper. It never modifies req; each attempt is a clone.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
+	if !c.ownServer(req.URL) {
+		return t.base.RoundTrip(req) // a redirect elsewhere never carries our token
+	}
+	if c.static != "" {
+		return t.send(req, req.Body, c.static)
+	}
 	ctx := req.Context()
-	token, err := c.AccessToken(ctx)
+	s, err := c.validSession(ctx)
 	if err != nil {
+		closeBody(req.Body) // RoundTrip owns the body, even on errors
 		return nil, err
 	}
-	resp, err := t.send(req, token)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || c.static != "" {
+	resp, err := t.send(req, req.Body, s.AccessToken)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
-		return resp, nil // the body is spent and cannot be replayed
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if hasBody && req.GetBody == nil {
+		return resp, nil // the body is spent and cannot be sent again
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	s, err := c.refresh(ctx, token, false)
+	discard(resp)
+	s, err = c.refresh(ctx, s, false)
 	if err != nil {
 		return nil, err
 	}
-	return t.send(req, s.AccessToken) // once: a second 401 goes back to the caller as is
-}
-
-func (t *Transport) send(req *http.Request, token string) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
-		body, err := req.GetBody()
-		if err != nil {
-			return nil, err
+	body := req.Body
+	if hasBody {
+		if body, err = req.GetBody(); err != nil {
+			return nil, fmt.Errorf("replay %s %s: %w", req.Method, req.URL.Path, err)
 		}
-		r.Body = body
 	}
-	r.Header.Set("Authorization", "Bearer "+token)
-	r.Header.Set("User-Agent", t.c.ua)
-	resp, err := t.Base.RoundTrip(r)
-	if err == nil {
-		t.c.log(fmt.Sprintf("%s %s → %d", r.Method, r.URL.Path, resp.StatusCode))
-	}
-	return resp, err
+	c.log(fmt.Sprintf("replaying %s %s", req.Method, req.URL.Path))
+	return t.send(req, body, s.AccessToken) // once: a second 401 goes back as is
 }
 
-// refresh replaces the session whose access token is stale. Within the process one refresh
-// runs at a time; across processes a file lock is held from re-reading the keystore until
-// the successor is saved. Whoever finds that someone else already replaced stale uses that
-// session instead of spending the refresh token again.
-func (c *Client) refresh(ctx context.Context, stale string, force bool) (keystore.Session, error) {
+func (t *transport) send(req *http.Request, body io.ReadCloser, token string) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Body = body
+	r.Header.Set("Authorization", "Bearer "+token)
+	if r.Header.Get("User-Agent") == "" {
+		r.Header.Set("User-Agent", t.c.ua)
+	}
+	resp, err := t.base.RoundTrip(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOffline, err)
+	}
+	t.c.log(fmt.Sprintf("%s %s → %d", r.Method, r.URL.Path, resp.StatusCode))
+	return resp, nil
+}
+
+// ownServer says whether u is on the client's server (same scheme and host).
+func (c *Client) ownServer(u *url.URL) bool {
+	b, err := url.Parse(c.base)
+	return err == nil && strings.EqualFold(u.Scheme, b.Scheme) && strings.EqualFold(canonicalHost(u), canonicalHost(b))
+}
+
+func canonicalHost(u *url.URL) string {
+	port := u.Port()
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	return u.Hostname() + ":" + port
+}
+
+func closeBody(b io.ReadCloser) {
+	if b != nil {
+		b.Close()
+	}
+}
+
+// discard reads a little of a response we drop, so the connection can be reused.
+func discard(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+// fresh says whether the access token is good for at least the skew. An unknown expiry
+// counts as fresh: the server's 401 will tell.
+func (c *Client) fresh(s keystore.Session) bool {
+	if s.AccessToken == "" {
+		return false
+	}
+	return s.AccessExpiry.IsZero() || c.now().Add(c.skew).Before(s.AccessExpiry)
+}
+
+// validSession loads the session and refreshes it first when its access token is about to
+// expire.
+func (c *Client) validSession(ctx context.Context) (keystore.Session, error) {
+	s, err := c.Session(ctx)
+	if err != nil || c.fresh(s) {
+		return s, err
+	}
+	c.log("access token expires within " + c.skew.String() + ": refreshing first")
+	return c.refresh(ctx, s, false)
+}
+
+// refresh replaces held, the session whose access token is stale (or, when force is set,
+// any session), and returns its successor.
+//
+// Goroutines of this process take turns; whoever finds on its turn that the stored session
+// is no longer held uses it instead of refreshing again. Across processes the same check
+// runs again after taking the per-server file lock and re-reading the keystore, and the
+// successor is saved before the lock is released, so a rotating refresh token is spent
+// once.
+func (c *Client) refresh(ctx context.Context, held keystore.Session, force bool) (keystore.Session, error) {
 	if c.sessions == nil {
 		return keystore.Session{}, ErrNotLoggedIn
 	}
-	c.refreshMu.Lock()
-	defer c.refreshMu.Unlock()
-
-	if s, err := c.Session(ctx); err != nil {
-		return keystore.Session{}, c.keystoreErr(err)
-	} else if !force && s.AccessToken != stale && c.fresh(s) {
-		return s, nil
+	if err := c.enter(ctx); err != nil {
+		return keystore.Session{}, err
+	}
+	defer c.leave()
+	if !force {
+		s, err := c.current(ctx)
+		if err != nil {
+			return keystore.Session{}, err
+		}
+		if c.replaced(s, held) {
+			return s, nil
+		}
 	}
 
 	unlock, err := c.lock(ctx)
@@ -94,70 +156,124 @@ func (c *Client) refresh(ctx context.Context, stale string, force bool) (keystor
 		return keystore.Session{}, err
 	}
 	defer unlock()
-
-	s, err := c.Session(ctx) // re-read: another process may have rotated meanwhile
+	s, err := c.current(ctx)
 	if err != nil {
-		return keystore.Session{}, c.keystoreErr(err)
+		return keystore.Session{}, err
 	}
-	if !force && s.AccessToken != stale && c.fresh(s) {
-		c.log("token refreshed by another process")
+	if !force && c.replaced(s, held) {
+		c.log("token refreshed by another authctl process")
 		return s, nil
 	}
-	if s.RefreshToken == "" || !c.now().Before(s.RefreshExpiry) {
-		c.sessions.Delete(ctx, c.base)
-		return keystore.Session{}, ErrSessionEnded
+	if s.RefreshToken == "" || (!s.RefreshExpiry.IsZero() && !c.now().Before(s.RefreshExpiry)) {
+		return keystore.Session{}, c.endSession(ctx, nil)
 	}
+
 	var t Tokens
-	at := c.now()
 	err = c.postJSON(ctx, "/api/auth/refresh", map[string]string{"refresh_token": s.RefreshToken}, &t)
+	at := c.now()
 	if errors.Is(err, ErrInvalidGrant) {
-		if derr := c.sessions.Delete(ctx, c.base); derr != nil {
-			return keystore.Session{}, c.keystoreErr(derr)
-		}
-		return keystore.Session{}, ErrSessionEnded
+		return keystore.Session{}, c.endSession(ctx, err)
 	}
 	if err != nil {
-		return keystore.Session{}, fmt.Errorf("refresh session for %s: %w", c.base, err)
+		return keystore.Session{}, fmt.Errorf("refresh the session for %s: %w", c.base, err)
+	}
+	if t.AccessToken == "" {
+		return keystore.Session{}, fmt.Errorf("refresh the session for %s: the token response lacks an access token", c.base)
 	}
 	next := c.sessionFrom(s.Username, t, at)
+	if t.RefreshToken == "" { // the server chose not to rotate (RFC 6749 §6)
+		next.RefreshToken, next.RefreshExpiry = s.RefreshToken, s.RefreshExpiry
+	}
 	if err := c.sessions.Save(ctx, next); err != nil {
-		return keystore.Session{}, c.keystoreErr(err)
+		// The old refresh token is spent; the server's reuse grace lets a prompt retry
+		// with it receive this same successor.
+		return keystore.Session{}, fmt.Errorf("store the refreshed session for %s: %w", c.base, err)
 	}
 	c.log("token refreshed")
 	return next, nil
 }
 
-func (c *Client) keystoreErr(err error) error {
+// current re-reads the session during a refresh; a session gone meanwhile was ended by
+// another process (logout, or a refresh answered invalid_grant).
+func (c *Client) current(ctx context.Context) (keystore.Session, error) {
+	s, err := c.Session(ctx)
 	if errors.Is(err, ErrNotLoggedIn) {
-		return err
+		return s, ErrSessionEnded
 	}
-	return fmt.Errorf("%w: %w", errKeystore, err)
+	return s, err
 }
 
-// lock takes the per-server refresh lock shared by every authctl process of the user.
-func (c *Client) lock(ctx context.Context) (func(), error) {
+// replaced says whether someone else already refreshed held into s.
+func (c *Client) replaced(s, held keystore.Session) bool {
+	return (s.AccessToken != held.AccessToken || s.RefreshToken != held.RefreshToken) && c.fresh(s)
+}
+
+// endSession deletes the local session, which can no longer be refreshed.
+func (c *Client) endSession(ctx context.Context, cause error) error {
+	if err := c.sessions.Delete(ctx, c.base); err != nil {
+		return fmt.Errorf("%w; deleting it locally failed: %w", ErrSessionEnded, err)
+	}
+	c.log("session ended")
+	if cause != nil {
+		return fmt.Errorf("%w: %w", ErrSessionEnded, cause)
+	}
+	return ErrSessionEnded
+}
+
+func (c *Client) enter(ctx context.Context) error {
+	select {
+	case c.refreshing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) leave() { <-c.refreshing }
+
+// exclusive holds both the in-process turn and the file lock.
+func (c *Client) exclusive(ctx context.Context) (release func(), err error) {
+	if err := c.enter(ctx); err != nil {
+		return nil, err
+	}
+	unlock, err := c.lock(ctx)
+	if err != nil {
+		c.leave()
+		return nil, err
+	}
+	return func() { unlock(); c.leave() }, nil
+}
+
+// LockPath is the refresh lock file for server (normalised) in dir.
+func LockPath(dir, server string) string {
+	sum := sha256.Sum256([]byte(server))
+	return filepath.Join(dir, hex.EncodeToString(sum[:])+".lock")
+}
+
+// lock takes the per-server refresh lock shared by every authctl process of the user,
+// waiting at most the lock wait.
+func (c *Client) lock(ctx context.Context) (unlock func(), err error) {
 	dir := c.lockDir
 	if dir == "" {
-		d, err := keystore.DefaultDir()
+		d, err := os.UserConfigDir()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("find the lock dir: %w", err)
 		}
-		dir = filepath.Join(d, "locks")
+		dir = filepath.Join(d, "authctl", "locks")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create lock dir: %w", err)
+		return nil, fmt.Errorf("create the lock dir: %w", err)
 	}
-	sum := sha256.Sum256([]byte(c.base))
-	path := filepath.Join(dir, hex.EncodeToString(sum[:8])+".lock")
-	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600); err == nil {
-		f.Close()
-	}
-	fl := flock.New(path)
-	lctx, cancel := context.WithTimeout(ctx, LockWait)
+	path := LockPath(dir, c.base)
+	fl := flock.New(path, flock.SetPermissions(0o600))
+	lctx, cancel := context.WithTimeout(ctx, c.lockWait)
 	defer cancel()
 	ok, err := fl.TryLockContext(lctx, 10*time.Millisecond)
-	if err != nil || !ok {
-		return nil, fmt.Errorf("wait for another authctl's refresh (lock %s): %w", path, errors.Join(err, lctx.Err()))
+	if ok {
+		return func() { _ = fl.Unlock() }, nil
 	}
-	return func() { fl.Unlock() }, nil
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("another authctl process held the refresh lock %s for over %s", path, c.lockWait)
+	}
+	return nil, fmt.Errorf("take the refresh lock %s: %w", path, err)
 }
