@@ -174,37 +174,7 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	}
 }
 
+// BenchmarkRotate measures rotations with 16 concurrent chains on a fresh schema.
 func BenchmarkRotate(b *testing.B) {
-	st := open(b, freshSchema(b)())
-	ctx := context.Background()
-	now := time.Now()
-	u, _ := st.CreateUser(ctx, "bench", "user", "h", now)
-	var mu sync.Mutex
-	next := 0
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		mu.Lock()
-		next++
-		chain := next
-		mu.Unlock()
-		tok := func(i int) []byte {
-			x := make([]byte, 32)
-			x[0], x[1], x[2], x[3], x[4] = byte(chain), byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
-			return x
-		}
-		sid := "chain-" + hex.EncodeToString([]byte{byte(chain)})
-		if err := st.CreateSession(ctx, server.Session{ID: sid, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-			server.RefreshToken{Hash: tok(0), SessionID: sid, IssuedAt: now}); err != nil {
-			b.Error(err)
-			return
-		}
-		for i := 0; pb.Next(); i++ {
-			if _, err := st.Rotate(ctx, server.RotateRequest{Presented: tok(i), Next: tok(i + 1), Now: time.Now(), Grace: time.Second}); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rotations/s")
+	storetest.BenchmarkRotate(b, open(b, freshSchema(b)()))
 }

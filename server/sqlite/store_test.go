@@ -80,47 +80,10 @@ func TestRevocationFromAnotherConnection(t *testing.T) {
 
 // BenchmarkRotate measures rotations with 16 concurrent chains on one file.
 func BenchmarkRotate(b *testing.B) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "authctl.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "authctl.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	bench(b, st)
-}
-
-func bench(b *testing.B, st server.Store) {
-	ctx := context.Background()
-	now := time.Now()
-	u, _ := st.CreateUser(ctx, "bench", "user", "h", now)
-	var next int64
-	var mu = make(chan struct{}, 1)
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		mu <- struct{}{}
-		next++
-		chain := next
-		<-mu
-		sid := "chain-" + string(rune('a'+chain))
-		tok := func(i int) []byte {
-			h := make([]byte, 32)
-			copy(h, sid)
-			h[30], h[31] = byte(i>>8), byte(i)
-			h[29] = byte(i >> 16)
-			return h
-		}
-		if err := st.CreateSession(ctx, server.Session{ID: sid, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-			server.RefreshToken{Hash: tok(0), SessionID: sid, IssuedAt: now}); err != nil {
-			b.Error(err)
-			return
-		}
-		for i := 0; pb.Next(); i++ {
-			if _, err := st.Rotate(ctx, server.RotateRequest{Presented: tok(i), Next: tok(i + 1), Now: time.Now(), Grace: time.Second}); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rotations/s")
+	storetest.BenchmarkRotate(b, st)
 }
