@@ -47,6 +47,8 @@ func (p Argon2Params) valid() bool {
 type PasswordHasher struct {
 	p   Argon2Params
 	sem chan struct{}
+	// idKeyFunc is argon2.IDKey; tests wrap it to count the hashes running at once.
+	idKeyFunc func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
 
 	dummyOnce sync.Once
 	dummy     string
@@ -58,7 +60,7 @@ func NewPasswordHasher(p Argon2Params, concurrency int) *PasswordHasher {
 	if concurrency <= 0 {
 		concurrency = runtime.GOMAXPROCS(0)
 	}
-	return &PasswordHasher{p: p, sem: make(chan struct{}, concurrency)}
+	return &PasswordHasher{p: p, sem: make(chan struct{}, concurrency), idKeyFunc: argon2.IDKey}
 }
 
 // idKey runs argon2id inside the concurrency bound; waiting for a slot honours ctx.
@@ -69,7 +71,7 @@ func (h *PasswordHasher) idKey(ctx context.Context, p Argon2Params, password str
 		return nil, fmt.Errorf("wait for a password hashing slot: %w", ctx.Err())
 	}
 	defer func() { <-h.sem }()
-	return argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, n), nil
+	return h.idKeyFunc([]byte(password), salt, p.Time, p.Memory, p.Threads, n), nil
 }
 
 // Hash returns the PHC string of password with a fresh salt.

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 )
 
 // cheap keeps unit tests fast; the production cost is checked separately.
@@ -151,6 +155,53 @@ func TestHasherConcurrencyIsBounded(t *testing.T) {
 	})
 }
 
+func TestHasherNeverRunsMoreHashesThanItsBound(t *testing.T) {
+	t.Parallel()
+	const bound, callers = 3, 24
+	h := NewPasswordHasher(cheap, bound)
+	enc, err := h.Hash(context.Background(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every hash holds its slot until release, so all callers pile up at the semaphore and
+	// the count of hashes in flight is exactly what the bound lets through.
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	h.idKeyFunc = func(pw, salt []byte, tm, mem uint32, threads uint8, n uint32) []byte {
+		now := running.Add(1)
+		for p := peak.Load(); now > p && !peak.CompareAndSwap(p, now); p = peak.Load() {
+		}
+		<-release
+		running.Add(-1)
+		return argon2.IDKey(pw, salt, tm, mem, threads, n)
+	}
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			switch i % 3 {
+			case 0:
+				h.Hash(context.Background(), "pw")
+			case 1:
+				h.Verify(context.Background(), enc, "pw")
+			default:
+				h.VerifyDummy(context.Background(), "pw")
+			}
+		})
+	}
+	for deadline := time.Now().Add(10 * time.Second); running.Load() < bound && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // room for a hash past the bound to show itself
+	close(release)
+	wg.Wait()
+	if p := peak.Load(); p != bound {
+		t.Errorf("%d hashes ran at once; want exactly the bound, %d", p, bound)
+	}
+	if len(h.sem) != 0 {
+		t.Errorf("%d slots leaked", len(h.sem))
+	}
+}
+
 // Not parallel: it measures time, and other tests' hashing on the same cores is noise.
 func TestUnknownUserCostsAsMuchAsAWrongPassword(t *testing.T) {
 	ctx := context.Background()
@@ -202,4 +253,28 @@ func FuzzParsePHC(f *testing.F) {
 			t.Fatalf("accepted a non-canonical spelling %q of %q", s, again)
 		}
 	})
+}
+
+// BenchmarkHash is the bare cost of argon2id at the production parameters, to compare with
+// BenchmarkPasswordVerify (parse + semaphore + the same hash + constant-time compare).
+func BenchmarkHash(b *testing.B) {
+	p := DefaultArgon2
+	salt := make([]byte, saltLen)
+	for b.Loop() {
+		argon2.IDKey([]byte("correct horse"), salt, p.Time, p.Memory, p.Threads, keyLen)
+	}
+}
+
+func BenchmarkPasswordVerify(b *testing.B) {
+	ctx := context.Background()
+	h := NewPasswordHasher(DefaultArgon2, 1)
+	enc, err := h.Hash(ctx, "correct horse")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if ok, err := h.Verify(ctx, enc, "correct horse"); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
 }

@@ -53,7 +53,10 @@ func (c *TokenCache) Get(token string, now time.Time) (*AccessClaims, bool) {
 	}
 	if !now.Before(e.exp) {
 		s.mu.Lock()
-		delete(s.m, token)
+		// Re-read: a Put between the two locks may have stored a fresh entry for the token.
+		if e, ok := s.m[token]; ok && !now.Before(e.exp) {
+			delete(s.m, token)
+		}
 		s.mu.Unlock()
 		return nil, false
 	}
