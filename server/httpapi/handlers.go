@@ -1,17 +1,23 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/authctl/authctl/server"
+)
+
+// Bounds on login fields. No account can have a longer name (server.AddUser allows 64), and
+// refusing absurd input here keeps it out of the limiter's keys and the logs.
+const (
+	maxUsername = 256
+	maxPassword = 4096
 )
 
 // tokenResponse is RFC 6749 §5.1.
@@ -23,6 +29,12 @@ type tokenResponse struct {
 	RefreshExpiresIn int    `json:"refresh_expires_in"`
 }
 
+// classicTokens is the classic client's {"token","refreshToken"}.
+type classicTokens struct {
+	Token        string `json:"token"`
+	RefreshToken string `json:"refreshToken"`
+}
+
 func writeTokens(w http.ResponseWriter, t server.Tokens) {
 	noStore(w)
 	encode(w, http.StatusOK, tokenResponse{
@@ -31,24 +43,35 @@ func writeTokens(w http.ResponseWriter, t server.Tokens) {
 	})
 }
 
+func writeClassicTokens(w http.ResponseWriter, t server.Tokens) {
+	noStore(w)
+	encode(w, http.StatusOK, classicTokens{Token: t.AccessToken, RefreshToken: t.RefreshToken})
+}
+
+// noStore is RFC 6749 §5.1: answers carrying tokens must not be cached, by HTTP/1.1 caches
+// (Cache-Control) or HTTP/1.0 ones (Pragma).
 func noStore(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// required takes name, value pairs and reports the first empty value as invalid_request.
+func required(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return badRequest("missing %s", pairs[i])
+		}
 	}
-	return host
+	return nil
 }
 
-func required(fields ...string) error {
-	for i := 0; i < len(fields); i += 2 {
-		if fields[i+1] == "" {
-			return badRequest("missing %s", fields[i])
-		}
+// checkCredentials is the request-level validation both login endpoints share.
+func checkCredentials(userField, username, password string) error {
+	if err := required(userField, username, "password", password); err != nil {
+		return err
+	}
+	if len(username) > maxUsername || len(password) > maxPassword {
+		return badRequest("%s or password too long", userField)
 	}
 	return nil
 }
@@ -61,7 +84,7 @@ func handleLogin(svc *server.Service, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[request](r)
 		if err == nil {
-			err = required("username", req.Username, "password", req.Password)
+			err = checkCredentials("username", req.Username, req.Password)
 		}
 		if err != nil {
 			fail(w, r, log, err)
@@ -76,12 +99,14 @@ func handleLogin(svc *server.Service, log *slog.Logger) http.Handler {
 	})
 }
 
+// refreshRequest is the body of /api/auth/refresh and /api/auth/logout.
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
 func handleRefresh(svc *server.Service, log *slog.Logger) http.Handler {
-	type request struct {
-		RefreshToken string `json:"refresh_token"`
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](r)
+		req, err := decode[refreshRequest](r)
 		if err == nil {
 			err = required("refresh_token", req.RefreshToken)
 		}
@@ -98,12 +123,12 @@ func handleRefresh(svc *server.Service, log *slog.Logger) http.Handler {
 	})
 }
 
+// handleLogout revokes the session. Unlike RFC 7009 revocation, an unknown token is an
+// error here (400 invalid_grant): the first-party client wants to know, and treats it as
+// "already logged out".
 func handleLogout(svc *server.Service, log *slog.Logger) http.Handler {
-	type request struct {
-		RefreshToken string `json:"refresh_token"`
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](r)
+		req, err := decode[refreshRequest](r)
 		if err == nil {
 			err = required("refresh_token", req.RefreshToken)
 		}
@@ -118,37 +143,6 @@ func handleLogout(svc *server.Service, log *slog.Logger) http.Handler {
 	})
 }
 
-type claimsKey struct{}
-
-// requireBearer admits requests carrying a valid access token (RFC 6750 §2.1, the scheme in
-// any case) and puts its claims in the context.
-func requireBearer(svc *server.Service) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := r.Header.Get("Authorization")
-			scheme, token, ok := strings.Cut(h, " ")
-			token = strings.TrimSpace(token)
-			if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="authctl"`)
-				w.Header().Set("Cache-Control", "no-store")
-				encode(w, http.StatusUnauthorized, &apiError{Code: "invalid_token", Description: "bearer access token required"})
-				return
-			}
-			claims, err := svc.Authenticate(r.Context(), token)
-			if err != nil {
-				fail(w, r, nil, err)
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
-		})
-	}
-}
-
-func claimsFrom(r *http.Request) *server.AccessClaims {
-	c, _ := r.Context().Value(claimsKey{}).(*server.AccessClaims)
-	return c
-}
-
 func handleMe() http.Handler {
 	type response struct {
 		Sub  string `json:"sub"`
@@ -159,11 +153,16 @@ func handleMe() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := claimsFrom(r)
-		encode(w, http.StatusOK, response{Sub: c.Subject, Name: c.Name, Role: c.Role, Exp: c.ExpiresAt.Unix(), SID: c.SID})
+		var exp int64
+		if c.ExpiresAt != nil {
+			exp = c.ExpiresAt.Unix()
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		encode(w, http.StatusOK, response{Sub: c.Subject, Name: c.Name, Role: c.Role, Exp: exp, SID: c.SID})
 	})
 }
 
-// forecast is the demo resource of the classic ASP.NET template.
+// forecast is the demo resource of the classic ASP.NET Core template.
 type forecast struct {
 	Date         string `json:"date"`
 	TemperatureC int    `json:"temperatureC"`
@@ -173,6 +172,8 @@ type forecast struct {
 
 var summaries = [...]string{"Freezing", "Bracing", "Chilly", "Cool", "Mild", "Warm", "Balmy", "Hot", "Sweltering", "Scorching"}
 
+// forecasts invents days of weather the way the ASP.NET template does: the first day is
+// tomorrow (Enumerable.Range(1, n)), −20…54 °C, and °F = 32 + (int)(C / 0.5556), truncating.
 func forecasts(days int, today time.Time) []forecast {
 	out := make([]forecast, days)
 	for i := range out {
@@ -180,21 +181,23 @@ func forecasts(days int, today time.Time) []forecast {
 		out[i] = forecast{
 			Date:         today.AddDate(0, 0, i+1).Format(time.DateOnly),
 			TemperatureC: c,
-			TemperatureF: 32 + int(float64(c)/0.5556),
+			TemperatureF: fahrenheit(c),
 			Summary:      summaries[rand.IntN(len(summaries))],
 		}
 	}
 	return out
 }
 
-func handleWeather(svc *server.Service) http.Handler {
+func fahrenheit(c int) int { return 32 + int(float64(c)/0.5556) }
+
+func handleWeather(svc *server.Service, log *slog.Logger) http.Handler {
 	now := svc.Config().Now
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		days := 5
 		if v := r.URL.Query().Get("days"); v != "" {
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 14 {
-				fail(w, r, nil, badRequest("days must be a whole number from 1 to 14"))
+			if err != nil || n < 1 || n > 14 || strings.TrimLeft(v, "0123456789") != "" {
+				fail(w, r, log, badRequest("days must be a whole number from 1 to 14"))
 				return
 			}
 			days = n
@@ -210,12 +213,6 @@ func handleClassicWeather(svc *server.Service) http.Handler {
 	})
 }
 
-// classicTokens is the classic client's {"token","refreshToken"}.
-type classicTokens struct {
-	Token        string `json:"token"`
-	RefreshToken string `json:"refreshToken"`
-}
-
 func handleClassicLogin(svc *server.Service, log *slog.Logger) http.Handler {
 	type request struct {
 		UserName string `json:"userName"`
@@ -224,7 +221,7 @@ func handleClassicLogin(svc *server.Service, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[request](r)
 		if err == nil {
-			err = required("userName", req.UserName, "password", req.Password)
+			err = checkCredentials("userName", req.UserName, req.Password)
 		}
 		if err != nil {
 			fail(w, r, log, err)
@@ -235,8 +232,7 @@ func handleClassicLogin(svc *server.Service, log *slog.Logger) http.Handler {
 			fail(w, r, log, err)
 			return
 		}
-		noStore(w)
-		encode(w, http.StatusOK, classicTokens{Token: t.AccessToken, RefreshToken: t.RefreshToken})
+		writeClassicTokens(w, t)
 	})
 }
 
@@ -259,57 +255,78 @@ func handleClassicRefresh(svc *server.Service, log *slog.Logger) http.Handler {
 			fail(w, r, log, err)
 			return
 		}
-		noStore(w)
-		encode(w, http.StatusOK, classicTokens{Token: t.AccessToken, RefreshToken: t.RefreshToken})
+		writeClassicTokens(w, t)
 	})
 }
 
-// parseForm reads an application/x-www-form-urlencoded body, refusing repeated parameters
-// (RFC 6749 §3.2).
+// parseForm reads an application/x-www-form-urlencoded body into r.PostForm, refusing
+// repeated parameters (RFC 6749 §3.2). Query parameters are never read: credentials do not
+// belong in URLs.
 func parseForm(r *http.Request) error {
 	if err := requireContentType(r, "application/x-www-form-urlencoded"); err != nil {
 		return err
 	}
 	if err := r.ParseForm(); err != nil {
 		if tooLarge(err) {
-			return decodeError(err)
+			return errTooLarge()
 		}
 		return badRequest("malformed form body")
 	}
 	for k, v := range r.PostForm {
 		if len(v) > 1 {
-			return badRequest("parameter %q repeated", k)
+			return badRequest("parameter %q given more than once", k)
 		}
 	}
 	return nil
 }
 
+// checkClient admits the one public client (RFC 6749 §2.1), identified by a client_id
+// parameter, by HTTP Basic with an empty secret (what OAuth libraries send in their
+// header-auth mode, the id form-encoded per §2.3.1), or not at all.
+func checkClient(r *http.Request, want string) error {
+	id := r.PostForm.Get("client_id")
+	if user, pass, ok := r.BasicAuth(); ok {
+		u, err1 := url.QueryUnescape(user)
+		p, err2 := url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil || u != want || p != "" || (id != "" && id != u) {
+			return &apiError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "unknown client; the public client is " + want}
+		}
+		return nil
+	}
+	if id != "" && id != want {
+		return &apiError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "unknown client_id; the public client is " + want}
+	}
+	return nil
+}
+
+// handleOAuthToken is the RFC 6749 token endpoint with the refresh_token grant only. The
+// password grant is absent on purpose (RFC 9700 §2.4); password login is /api/auth/login.
 func handleOAuthToken(svc *server.Service, log *slog.Logger) http.Handler {
+	clientID := svc.Config().ClientID
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := parseForm(r); err != nil {
+		err := parseForm(r)
+		if err == nil {
+			err = checkClient(r, clientID)
+		}
+		if err == nil {
+			switch gt := r.PostForm.Get("grant_type"); gt {
+			case "refresh_token":
+				err = required("refresh_token", r.PostForm.Get("refresh_token"))
+			case "":
+				err = badRequest("missing grant_type")
+			default:
+				err = &apiError{Status: http.StatusBadRequest, Code: "unsupported_grant_type",
+					Description: "only the refresh_token grant is supported; log in with POST /api/auth/login"}
+			}
+		}
+		if err != nil {
+			if ae, ok := errors.AsType[*apiError](err); ok && ae.Code == "invalid_client" && r.Header.Get("Authorization") != "" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="authctl"`) // RFC 6749 §5.2
+			}
 			fail(w, r, log, err)
 			return
 		}
-		if id := r.PostForm.Get("client_id"); id != "" && id != svc.Config().ClientID {
-			fail(w, r, log, &apiError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "unknown client_id"})
-			return
-		}
-		switch gt := r.PostForm.Get("grant_type"); gt {
-		case "":
-			fail(w, r, log, badRequest("missing grant_type"))
-			return
-		case "refresh_token":
-		default:
-			fail(w, r, log, &apiError{Status: http.StatusBadRequest, Code: "unsupported_grant_type",
-				Description: "only the refresh_token grant is supported; log in with POST /api/auth/login"})
-			return
-		}
-		rt := r.PostForm.Get("refresh_token")
-		if rt == "" {
-			fail(w, r, log, badRequest("missing refresh_token"))
-			return
-		}
-		t, err := svc.Refresh(r.Context(), rt)
+		t, err := svc.Refresh(r.Context(), r.PostForm.Get("refresh_token"))
 		if err != nil {
 			fail(w, r, log, err)
 			return
@@ -318,25 +335,35 @@ func handleOAuthToken(svc *server.Service, log *slog.Logger) http.Handler {
 	})
 }
 
-// handleOAuthRevoke is RFC 7009: 200 whether or not the token was known. A refresh token
-// revokes its session; a valid access token revokes its session too.
+// handleOAuthRevoke is RFC 7009: 200 whether or not the token was known, so that the
+// answer tells a token thief nothing. The two kinds of token are told apart by form (a JWT
+// has two dots; a refresh token is base64url), so token_type_hint is accepted and not
+// needed. A refresh token revokes its whole session. An access token that still verifies
+// revokes its session too (its sid is refused from then on); an expired or invalid one is
+// ignored, since it grants nothing any more.
 func handleOAuthRevoke(svc *server.Service, log *slog.Logger) http.Handler {
+	clientID := svc.Config().ClientID
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := parseForm(r); err != nil {
-			fail(w, r, log, err)
-			return
+		err := parseForm(r)
+		if err == nil {
+			err = checkClient(r, clientID)
 		}
 		tok := r.PostForm.Get("token")
-		if tok == "" {
-			fail(w, r, log, badRequest("missing token"))
+		if err == nil {
+			err = required("token", tok)
+		}
+		if err != nil {
+			fail(w, r, log, err)
 			return
 		}
-		err := svc.Logout(r.Context(), tok)
-		if errors.Is(err, server.ErrInvalidGrant) && strings.Count(tok, ".") == 2 {
+		if strings.Count(tok, ".") == 2 {
 			err = svc.RevokeAccessToken(r.Context(), tok)
+		} else {
+			err = svc.Logout(r.Context(), tok)
 		}
-		if err != nil && !errors.Is(err, server.ErrInvalidGrant) && !errors.Is(err, server.ErrInvalidToken) && !errors.Is(err, server.ErrTokenExpired) {
-			fail(w, r, log, err)
+		if err != nil && !errors.Is(err, server.ErrInvalidGrant) && !errors.Is(err, server.ErrInvalidToken) &&
+			!errors.Is(err, server.ErrTokenExpired) {
+			fail(w, r, log, err) // the store is down: 503, and the client may retry (RFC 7009 §2.2.1)
 			return
 		}
 		noStore(w)
@@ -346,11 +373,17 @@ func handleOAuthRevoke(svc *server.Service, log *slog.Logger) http.Handler {
 
 func handleJWKS(svc *server.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		set := svc.JWKS()
+		if set.Keys == nil {
+			set.Keys = []server.JWK{} // HS256: an empty set, not null
+		}
+		// Short, so that verifiers notice a rotated key soon; they refetch on an unknown kid.
 		w.Header().Set("Cache-Control", "public, max-age=60")
-		encode(w, http.StatusOK, svc.JWKS())
+		encode(w, http.StatusOK, set)
 	})
 }
 
+// handleMetadata is RFC 8414. See Config.Issuer for where the URLs come from.
 func handleMetadata(cfg Config) http.Handler {
 	type metadata struct {
 		Issuer                string   `json:"issuer"`
@@ -389,17 +422,40 @@ func handleMetadata(cfg Config) http.Handler {
 }
 
 func handleHealth(svc *server.Service, log *slog.Logger) http.Handler {
+	type response struct {
+		Status string `json:"status"`
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		if err := svc.Health(r.Context()); err != nil {
 			fail(w, r, log, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]string{"status": "ok"})
+		encode(w, http.StatusOK, response{Status: "ok"})
 	})
 }
 
-func handleNotFound() http.Handler {
+// handleNoRoute answers what no pattern matched: 405 with Allow when the path exists under
+// other methods, else 404, both as JSON like every other error. It asks the mux itself, so
+// the answer cannot drift from routes.go.
+func handleNoRoute(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		encode(w, http.StatusNotFound, &apiError{Code: "not_found", Description: "no such endpoint: " + r.Method + " " + r.URL.Path})
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+				allow = append(allow, m)
+				if m == http.MethodGet {
+					allow = append(allow, http.MethodHead)
+				}
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			encode(w, http.StatusMethodNotAllowed, &apiError{Code: "invalid_request", Description: "method " + r.Method + " not allowed"})
+			return
+		}
+		encode(w, http.StatusNotFound, &apiError{Code: "not_found", Description: "no such endpoint"})
 	})
 }
