@@ -324,6 +324,10 @@ func (s *Service) isRevoked(sid string) bool {
 
 // Login checks a username and password and opens a new session.
 func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (Tokens, error) {
+	if len(username) > 256 || len(password) > maxPasswordLen {
+		// No such user can exist; refusing before the limiter keeps its keys and the log small.
+		return Tokens{}, ErrInvalidCredentials
+	}
 	now := s.cfg.Now()
 	if ok, wait := s.limiter.Allow(username, clientAddr, now); !ok {
 		s.log.Warn("login rate-limited", "user", username, "addr", clientAddr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +98,15 @@ func TestLogin(t *testing.T) {
 		_, err2 := f.svc.Login(ctx, "nobody", "wrong password", "10.0.0.2")
 		if !errors.Is(err1, server.ErrInvalidCredentials) || !errors.Is(err2, server.ErrInvalidCredentials) || err1.Error() != err2.Error() {
 			t.Errorf("errors differ: %v / %v", err1, err2)
+		}
+	})
+	t.Run("oversized credentials are refused without reaching the limiter", func(t *testing.T) {
+		long := strings.Repeat("u", 300)
+		if _, err := f.svc.Login(ctx, long, "x", "10.2.0.1"); !errors.Is(err, server.ErrInvalidCredentials) {
+			t.Errorf("long username: %v", err)
+		}
+		if _, err := f.svc.Login(ctx, "alice", strings.Repeat("p", 2000), "10.2.0.1"); !errors.Is(err, server.ErrInvalidCredentials) {
+			t.Errorf("long password: %v", err)
 		}
 	})
 	t.Run("repeated failures for one user are rate-limited", func(t *testing.T) {
