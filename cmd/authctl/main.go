@@ -1,4 +1,4 @@
-// Command authctl is a JWT token server (authctl serve) and its client.
+// Command authctl is a JWT token server (authctl serve) and its command-line client.
 package main
 
 import (
@@ -15,5 +15,5 @@ var (
 )
 
 func main() {
-	os.Exit(cli.Main(cli.BuildInfo{Version: version, Commit: commit, Date: date}, os.Args[1:]))
+	os.Exit(cli.Main(cli.BuildInfo{Version: version, Commit: commit, Date: date}))
 }

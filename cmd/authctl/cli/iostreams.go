@@ -2,29 +2,37 @@ package cli
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 
 	"golang.org/x/term"
 )
 
-// IOStreams are the command's standard streams and what they are connected to.
+// IOStreams are a command's standard streams and what they are connected to. Commands
+// decide about prompts, colour and tables from here, never from os.Stdout directly, so
+// tests can pretend to be a terminal or a pipe.
 type IOStreams struct {
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
 
 	stdinTTY, stdoutTTY bool
-	noColor             bool
+	colorOff            bool // NO_COLOR or --no-color
+	neverPrompt         bool // --no-input
 }
 
-// System returns the process's streams.
+// System returns the process's own streams. NO_COLOR (any non-empty value, as
+// https://no-color.org says) turns colour off.
 func System(getenv func(string) string) *IOStreams {
 	return &IOStreams{
-		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		In:        os.Stdin,
+		Out:       os.Stdout,
+		ErrOut:    os.Stderr,
 		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
-		noColor:   getenv("NO_COLOR") != "",
+		colorOff:  getenv("NO_COLOR") != "",
 	}
 }
 
@@ -37,26 +45,39 @@ func Test() (ios *IOStreams, stdin, stdout, stderr *bytes.Buffer) {
 // SetTTY pretends stdin and stdout are (or are not) terminals, for tests.
 func (s *IOStreams) SetTTY(stdin, stdout bool) { s.stdinTTY, s.stdoutTTY = stdin, stdout }
 
+// IsStdinTTY reports whether stdin is a terminal.
+func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
+
 // IsStdoutTTY reports whether stdout is a terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 
-// CanPrompt reports whether the user can be asked something: stdin and stdout are terminals.
-func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stdoutTTY }
+// SetNeverPrompt forbids prompts (--no-input), even on a terminal.
+func (s *IOStreams) SetNeverPrompt(never bool) { s.neverPrompt = never }
+
+// CanPrompt reports whether the user can be asked something: stdin and stdout are
+// terminals (a prompt on a pipe would hang a script) and --no-input was not given.
+func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stdoutTTY && !s.neverPrompt }
 
 // DisableColor turns colour off (--no-color).
-func (s *IOStreams) DisableColor() { s.noColor = true }
+func (s *IOStreams) DisableColor() { s.colorOff = true }
 
-// ColorEnabled: only on a terminal, and not when NO_COLOR or --no-color says otherwise.
-func (s *IOStreams) ColorEnabled() bool { return s.stdoutTTY && !s.noColor }
+// ColorEnabled reports whether output may be coloured: only on a terminal, and not when
+// NO_COLOR or --no-color says otherwise.
+func (s *IOStreams) ColorEnabled() bool { return s.stdoutTTY && !s.colorOff }
 
-// ReadPassword reads a line from the terminal without echo.
+var errNoTerminal = errors.New("stdin is not a terminal")
+
+// ReadPassword prompts on stderr and reads a line from the terminal without echo.
 func (s *IOStreams) ReadPassword(prompt string) (string, error) {
-	io.WriteString(s.ErrOut, prompt)
 	f, ok := s.In.(*os.File)
-	if !ok {
+	if !ok || !s.CanPrompt() {
 		return "", errNoTerminal
 	}
+	fmt.Fprint(s.ErrOut, prompt)
 	b, err := term.ReadPassword(int(f.Fd()))
-	io.WriteString(s.ErrOut, "\n")
-	return string(b), err
+	fmt.Fprintln(s.ErrOut)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(b), nil
 }

@@ -23,10 +23,10 @@ func NewCmdKeys(f *Factory) *cobra.Command {
 		Short: "Add a new active signing key; old keys stay in JWKS until their tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !server.ValidAlg(alg) {
+			if !validAlg(alg) {
 				return usageError("--signing-alg must be EdDSA, ES256, RS256 or HS256, not %q", alg)
 			}
-			st, err := openStore(cmd.Context(), f, db)
+			st, err := openStore(cmd.Context(), f.Getenv, db)
 			if err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ func NewCmdKeys(f *Factory) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List signing keys (never the private parts)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context(), f, db)
+			st, err := openStore(cmd.Context(), f.Getenv, db)
 			if err != nil {
 				return err
 			}

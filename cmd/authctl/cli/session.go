@@ -255,9 +255,9 @@ func NewCmdStatus(f *Factory) *cobra.Command {
 					return err
 				}
 			} else {
-				sty := f.styles()
+				sty := f.Styles()
 				line := func(k, v string) {
-					fmt.Fprintf(f.IO.Out, "%s %s\n", sty.Render(styleKey, fmt.Sprintf("%-9s", k+":")), v)
+					fmt.Fprintf(f.IO.Out, "%s %s\n", sty.Key.Render(fmt.Sprintf("%-9s", k+":")), v)
 				}
 				line("server", st.Server)
 				line("keystore", st.Source)
@@ -270,7 +270,7 @@ func NewCmdStatus(f *Factory) *cobra.Command {
 						line("session", expiry(sty, *st.RefreshExpiry, now))
 					}
 				} else {
-					line("user", sty.Render(styleWarning, "not logged in"))
+					line("user", sty.Warning.Render("not logged in"))
 				}
 			}
 			if !st.LoggedIn {
@@ -281,10 +281,10 @@ func NewCmdStatus(f *Factory) *cobra.Command {
 	}
 }
 
-func expiry(sty styles, t, now time.Time) string {
+func expiry(sty Styles, t, now time.Time) string {
 	when := t.Local().Format(time.DateTime)
 	if now.Before(t) {
-		return when + " " + sty.Render(styleValid, "(expires in "+client.Ago(t.Sub(now))+")")
+		return when + " " + sty.Valid.Render("(expires in "+client.Ago(t.Sub(now))+")")
 	}
-	return when + " " + sty.Render(styleExpired, "(expired "+client.Ago(now.Sub(t))+" ago)")
+	return when + " " + sty.Expired.Render("(expired "+client.Ago(now.Sub(t))+" ago)")
 }

@@ -89,18 +89,18 @@ func newCmdTokenDecode(f *Factory) *cobra.Command {
 			if f.JSON {
 				return writeJSON(f, map[string]any{"header": header, "claims": claims})
 			}
-			sty := f.styles()
+			sty := f.Styles()
 			now := f.Now()
-			fmt.Fprintln(f.IO.Out, sty.Render(styleTitle, "Header"))
+			fmt.Fprintln(f.IO.Out, sty.Title.Render("Header"))
 			printMap(f, sty, header, now)
-			fmt.Fprintln(f.IO.Out, sty.Render(styleTitle, "Claims"))
+			fmt.Fprintln(f.IO.Out, sty.Title.Render("Claims"))
 			printMap(f, sty, claims, now)
 			return nil
 		},
 	}
 }
 
-func printMap(f *Factory, sty styles, m map[string]any, now time.Time) {
+func printMap(f *Factory, sty Styles, m map[string]any, now time.Time) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -114,9 +114,9 @@ func printMap(f *Factory, sty styles, m map[string]any, now time.Time) {
 			s = t.Local().Format(time.RFC3339)
 			switch {
 			case k == "exp" && now.Before(t):
-				s += " " + sty.Render(styleValid, "(expires in "+client.Ago(t.Sub(now))+")")
+				s += " " + sty.Valid.Render("(expires in "+client.Ago(t.Sub(now))+")")
 			case k == "exp":
-				s += " " + sty.Render(styleExpired, "(expired "+client.Ago(now.Sub(t))+" ago)")
+				s += " " + sty.Expired.Render("(expired "+client.Ago(now.Sub(t))+" ago)")
 			case now.Before(t):
 				s += " (in " + client.Ago(t.Sub(now)) + ")"
 			default:
@@ -128,7 +128,7 @@ func printMap(f *Factory, sty styles, m map[string]any, now time.Time) {
 			b, _ := json.Marshal(v)
 			s = string(b)
 		}
-		fmt.Fprintf(f.IO.Out, "  %s %s\n", sty.Render(styleKey, fmt.Sprintf("%-10s", k)), s)
+		fmt.Fprintf(f.IO.Out, "  %s %s\n", sty.Key.Render(fmt.Sprintf("%-10s", k)), s)
 	}
 }
 
@@ -184,7 +184,7 @@ func newCmdTokenVerify(f *Factory) *cobra.Command {
 			if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 				msg += ", expires in " + client.Ago(exp.Time.Sub(f.Now()))
 			}
-			fmt.Fprintln(f.IO.Out, f.styles().Render(styleValid, msg))
+			fmt.Fprintln(f.IO.Out, f.Styles().Valid.Render(msg))
 			return nil
 		},
 	}

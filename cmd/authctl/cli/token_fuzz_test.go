@@ -21,7 +21,7 @@ func FuzzDecodeUnverified(f *testing.F) {
 		}
 		ios, _, _, _ := Test()
 		f := &Factory{IO: ios}
-		printMap(f, styles{}, header, time.Unix(0, 0))
-		printMap(f, styles{}, claims, time.Unix(0, 0))
+		printMap(f, Styles{}, header, time.Unix(0, 0))
+		printMap(f, Styles{}, claims, time.Unix(0, 0))
 	})
 }

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -12,139 +12,228 @@ import (
 	"github.com/authctl/authctl/server"
 )
 
-// NewCmdUser is `authctl user …`, managing users in --db.
+// UserOptions are what every `authctl user …` command shares.
+type UserOptions struct {
+	IO        *IOStreams
+	Now       func() time.Time
+	JSON      bool
+	OpenStore func(context.Context) (server.Store, error) // opens --db
+}
+
+// UserAddOptions are `authctl user add`'s arguments and flags.
+type UserAddOptions struct {
+	UserOptions
+	Name          string
+	Role          string
+	PasswordStdin bool
+}
+
+// UserPasswdOptions are `authctl user passwd`'s.
+type UserPasswdOptions struct {
+	UserOptions
+	Name          string
+	PasswordStdin bool
+}
+
+// UserDeleteOptions are `authctl user delete`'s.
+type UserDeleteOptions struct {
+	UserOptions
+	Name string
+}
+
+// NewCmdUser is the `authctl user` group: it manages the users kept in --db, the same
+// store `authctl serve` uses, so it works while the server runs.
 func NewCmdUser(f *Factory) *cobra.Command {
 	var db string
-	cmd := &cobra.Command{Use: "user", Short: "Manage the server's users"}
-	cmd.PersistentFlags().StringVar(&db, "db", f.Getenv("AUTHCTL_DB"), "SQLite file or postgres:// URL (env AUTHCTL_DB)")
-
-	var role string
-	var pwStdin bool
-	add := &cobra.Command{
-		Use: "add NAME", Short: "Add a user", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pw, err := newPassword(f, pwStdin)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), f, db)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			h := server.NewPasswordHasher(server.DefaultArgon2, 0)
-			u, err := server.AddUser(cmd.Context(), st, h, args[0], role, pw, f.Now())
-			if errors.Is(err, server.ErrInvalidUsername) {
-				return usageError("%v", err)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IO.ErrOut, "authctl: added user %s (role %s)\n", u.Name, u.Role)
-			return nil
-		},
+	common := func() UserOptions {
+		return UserOptions{
+			IO: f.IO, Now: f.Now, JSON: f.JSON,
+			OpenStore: func(ctx context.Context) (server.Store, error) { return openStore(ctx, f.Getenv, db) },
+		}
 	}
-	add.Flags().StringVar(&role, "role", "user", "the user's role claim")
-	add.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from stdin")
-
-	list := &cobra.Command{
-		Use: "list", Short: "List users", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context(), f, db)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			users, err := st.ListUsers(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("list users: %w", err)
-			}
-			if f.JSON {
-				type row struct {
-					Name      string    `json:"name"`
-					Role      string    `json:"role"`
-					CreatedAt time.Time `json:"created_at"`
-				}
-				rows := make([]row, 0, len(users))
-				for _, u := range users {
-					rows = append(rows, row{u.Name, u.Role, u.CreatedAt})
-				}
-				return json.NewEncoder(f.IO.Out).Encode(rows)
-			}
-			sty := f.styles()
-			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, sty.Render(styleTitle, "NAME\tROLE\tCREATED"))
-			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
-		},
+	cmd := &cobra.Command{
+		Use:   "user <command>",
+		Short: "Manage the server's users",
+		Long:  "Manage the users in the server's store (--db), also while `authctl serve` runs.",
 	}
-
-	var passwdStdin bool
-	passwd := &cobra.Command{
-		Use: "passwd NAME", Short: "Set a user's password (ends the user's sessions)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pw, err := newPassword(f, passwdStdin)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), f, db)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			h := server.NewPasswordHasher(server.DefaultArgon2, 0)
-			if err := server.ChangePassword(cmd.Context(), st, h, args[0], pw, f.Now()); errors.Is(err, server.ErrNotFound) {
-				return fmt.Errorf("no user %s", args[0])
-			} else if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IO.ErrOut, "authctl: changed the password of %s; their sessions are revoked\n", args[0])
-			return nil
-		},
-	}
-	passwd.Flags().BoolVar(&passwdStdin, "password-stdin", false, "read the password from stdin")
-
-	del := &cobra.Command{
-		Use: "delete NAME", Short: "Delete a user (ends the user's sessions)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context(), f, db)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := server.DeleteUser(cmd.Context(), st, args[0], f.Now()); errors.Is(err, server.ErrNotFound) {
-				return fmt.Errorf("no user %s", args[0])
-			} else if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IO.ErrOut, "authctl: deleted user %s; their sessions are revoked\n", args[0])
-			return nil
-		},
-	}
-	cmd.AddCommand(add, list, passwd, del)
+	cmd.PersistentFlags().StringVar(&db, "db", f.Getenv("AUTHCTL_DB"), "SQLite file or postgres:// URL (env AUTHCTL_DB; default $XDG_DATA_HOME/authctl/authctl.db)")
+	cmd.AddCommand(
+		NewCmdUserAdd(common, nil),
+		NewCmdUserList(common, nil),
+		NewCmdUserPasswd(common, nil),
+		NewCmdUserDelete(common, nil),
+	)
 	return cmd
 }
 
-// newPassword reads a new password from stdin, or prompts twice on a terminal.
-func newPassword(f *Factory, fromStdin bool) (string, error) {
-	if fromStdin {
-		return readSecretStdin(f.IO.In)
+// NewCmdUserAdd is `authctl user add NAME`.
+func NewCmdUserAdd(common func() UserOptions, runF func(context.Context, *UserAddOptions) error) *cobra.Command {
+	opts := &UserAddOptions{}
+	cmd := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a user",
+		Long: `Add a user. The password is asked for without echo on a terminal, or read from
+stdin with --password-stdin; it is never taken from a flag.`,
+		Example: "  printf '%s' \"$PASSWORD\" | authctl user add alice --password-stdin",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.UserOptions, opts.Name = common(), args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return userAddRun(cmd.Context(), opts)
+		},
 	}
-	if !f.IO.CanPrompt() || f.NoInput {
-		return "", usageError("no terminal to ask for the password: use --password-stdin")
-	}
-	pw, err := f.IO.ReadPassword("New password: ")
+	cmd.Flags().StringVar(&opts.Role, "role", "user", "the user's role claim")
+	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from stdin")
+	return cmd
+}
+
+func userAddRun(ctx context.Context, opts *UserAddOptions) error {
+	pw, err := newPassword(opts.IO, opts.PasswordStdin)
 	if err != nil {
-		return "", err
+		return err
 	}
-	again, err := f.IO.ReadPassword("Repeat password: ")
+	st, err := opts.OpenStore(ctx)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if pw != again {
-		return "", errors.New("the passwords differ")
+	defer st.Close()
+	u, err := server.AddUser(ctx, st, server.NewPasswordHasher(server.DefaultArgon2, 0), opts.Name, opts.Role, pw, opts.Now())
+	switch {
+	case errors.Is(err, server.ErrInvalidUsername), errors.Is(err, server.ErrWeakPassword):
+		return &FlagError{Err: err}
+	case errors.Is(err, server.ErrUserExists):
+		return fmt.Errorf("user %s already exists", opts.Name)
+	case err != nil:
+		return err
 	}
-	return pw, nil
+	fmt.Fprintf(opts.IO.ErrOut, "authctl: added user %s (role %s)\n", u.Name, u.Role)
+	return nil
+}
+
+// NewCmdUserList is `authctl user list`.
+func NewCmdUserList(common func() UserOptions, runF func(context.Context, *UserOptions) error) *cobra.Command {
+	opts := &UserOptions{}
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			*opts = common()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return userListRun(cmd.Context(), opts)
+		},
+	}
+}
+
+// userRow is one user in `user list --json`; a stable shape scripts may rely on.
+type userRow struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func userListRun(ctx context.Context, opts *UserOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	if opts.JSON {
+		rows := make([]userRow, 0, len(users))
+		for _, u := range users {
+			rows = append(rows, userRow{Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()})
+		}
+		return writeJSONTo(opts.IO, rows)
+	}
+	sty := NewStyles(opts.IO.ColorEnabled())
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, sty.Title.Render("NAME")+"\t"+sty.Title.Render("ROLE")+"\t"+sty.Title.Render("CREATED"))
+	for _, u := range users {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.Local().Format(time.DateTime))
+	}
+	return tw.Flush()
+}
+
+// NewCmdUserPasswd is `authctl user passwd NAME`.
+func NewCmdUserPasswd(common func() UserOptions, runF func(context.Context, *UserPasswdOptions) error) *cobra.Command {
+	opts := &UserPasswdOptions{}
+	cmd := &cobra.Command{
+		Use:   "passwd NAME",
+		Short: "Set a user's password (ends the user's sessions)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.UserOptions, opts.Name = common(), args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return userPasswdRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from stdin")
+	return cmd
+}
+
+func userPasswdRun(ctx context.Context, opts *UserPasswdOptions) error {
+	pw, err := newPassword(opts.IO, opts.PasswordStdin)
+	if err != nil {
+		return err
+	}
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	err = server.ChangePassword(ctx, st, server.NewPasswordHasher(server.DefaultArgon2, 0), opts.Name, pw, opts.Now())
+	switch {
+	case errors.Is(err, server.ErrNotFound):
+		return fmt.Errorf("no user %s", opts.Name)
+	case errors.Is(err, server.ErrWeakPassword):
+		return &FlagError{Err: err}
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "authctl: changed the password of %s; their sessions are revoked\n", opts.Name)
+	return nil
+}
+
+// NewCmdUserDelete is `authctl user delete NAME`.
+func NewCmdUserDelete(common func() UserOptions, runF func(context.Context, *UserDeleteOptions) error) *cobra.Command {
+	opts := &UserDeleteOptions{}
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a user (ends the user's sessions)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.UserOptions, opts.Name = common(), args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return userDeleteRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func userDeleteRun(ctx context.Context, opts *UserDeleteOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	err = server.DeleteUser(ctx, st, opts.Name, opts.Now())
+	if errors.Is(err, server.ErrNotFound) {
+		return fmt.Errorf("no user %s", opts.Name)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "authctl: deleted user %s; their sessions are revoked\n", opts.Name)
+	return nil
 }

@@ -1,11 +1,13 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 )
+
+// BuildInfo is set by the release build through main's ldflags.
+type BuildInfo struct{ Version, Commit, Date string }
 
 // NewCmdVersion prints the build's version, commit and date.
 func NewCmdVersion(f *Factory) *cobra.Command {
@@ -16,7 +18,7 @@ func NewCmdVersion(f *Factory) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b := f.Build
 			if f.JSON {
-				return json.NewEncoder(f.IO.Out).Encode(map[string]string{"version": b.Version, "commit": b.Commit, "date": b.Date})
+				return writeJSON(f, map[string]string{"version": b.Version, "commit": b.Commit, "date": b.Date})
 			}
 			_, err := fmt.Fprintf(f.IO.Out, "authctl %s (commit %s, built %s)\n", b.Version, b.Commit, b.Date)
 			return err

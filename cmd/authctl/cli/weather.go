@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -11,12 +10,6 @@ import (
 
 	"github.com/authctl/authctl/client"
 )
-
-func writeJSON(f *Factory, v any) error {
-	enc := json.NewEncoder(f.IO.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 // NewCmdWeather is `authctl weather`.
 func NewCmdWeather(f *Factory) *cobra.Command {
@@ -40,7 +33,7 @@ func NewCmdWeather(f *Factory) *cobra.Command {
 			if f.JSON {
 				return writeJSON(f, fc)
 			}
-			fmt.Fprint(f.IO.Out, renderWeather(fc, f.styles()))
+			fmt.Fprint(f.IO.Out, renderWeather(fc, f.Styles()))
 			return nil
 		},
 	}
@@ -49,13 +42,13 @@ func NewCmdWeather(f *Factory) *cobra.Command {
 }
 
 // renderWeather draws a bordered table on a terminal and plain columns otherwise.
-func renderWeather(fc []client.Forecast, sty styles) string {
+func renderWeather(fc []client.Forecast, sty Styles) string {
 	rows := make([][]string, len(fc))
 	for i, d := range fc {
 		rows[i] = []string{d.Date, strconv.Itoa(d.TemperatureC) + " °C", strconv.Itoa(d.TemperatureF) + " °F", d.Summary}
 	}
 	headers := []string{"DATE", "TEMP C", "TEMP F", "SUMMARY"}
-	if !sty.color {
+	if !sty.Color() {
 		out := ""
 		for _, r := range append([][]string{headers}, rows...) {
 			out += fmt.Sprintf("%-10s  %-7s  %-7s  %s\n", r[0], r[1], r[2], r[3])
@@ -65,7 +58,7 @@ func renderWeather(fc []client.Forecast, sty styles) string {
 	t := table.New().Border(lipgloss.RoundedBorder()).Headers(headers...).Rows(rows...).
 		StyleFunc(func(row, col int) lipgloss.Style {
 			if row == table.HeaderRow {
-				return styleTitle.Padding(0, 1)
+				return lipgloss.NewStyle().Bold(true).Padding(0, 1)
 			}
 			return lipgloss.NewStyle().Padding(0, 1)
 		})
