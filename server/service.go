@@ -204,7 +204,8 @@ func (s *Service) reloadKeys(ctx context.Context) error {
 	if s.static {
 		return nil
 	}
-	all, err := s.store.SigningKeys(ctx, s.cfg.Now())
+	now := s.cfg.Now()
+	all, err := s.store.SigningKeys(ctx, now)
 	if err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
@@ -214,6 +215,7 @@ func (s *Service) reloadKeys(ctx context.Context) error {
 			keys = append(keys, k)
 		}
 	}
+	keys = chooseSigner(keys, now, 2*s.cfg.PollInterval+time.Second)
 	fp := keyPrint(keys)
 	if fp == s.keyPrint {
 		return nil
@@ -225,6 +227,30 @@ func (s *Service) reloadKeys(ctx context.Context) error {
 	s.keys.Store(ks)
 	s.keyPrint = fp
 	return nil
+}
+
+// chooseSigner marks which key signs. A key made by `authctl keys rotate` is published (in
+// JWKS and every replica's verification map) for publishDelay before anyone signs with it,
+// so no replica refuses a token signed with a key it has not loaded yet; until then the
+// newest older key keeps signing. When every key is that new (first start), the oldest signs.
+// keys are newest first, as SigningKeys returns them.
+func chooseSigner(keys []SigningKey, now time.Time, publishDelay time.Duration) []SigningKey {
+	signer := -1
+	for i, k := range keys {
+		if !k.CreatedAt.After(now.Add(-publishDelay)) {
+			signer = i
+			break
+		}
+	}
+	if signer < 0 && len(keys) > 0 {
+		signer = len(keys) - 1 // all are new: the one published longest
+	}
+	out := make([]SigningKey, len(keys))
+	for i, k := range keys {
+		k.Active = i == signer
+		out[i] = k
+	}
+	return out
 }
 
 // keyPrint identifies a key list, so that an unchanged list is not rebuilt every poll.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/sqlite"
 )
@@ -364,5 +366,53 @@ func TestKeysPersist(t *testing.T) {
 				t.Errorf("JWKS has %d keys", n)
 			}
 		})
+	}
+}
+
+func kidOf(t *testing.T, tok string) string {
+	t.Helper()
+	p, _, err := jwt.NewParser().ParseUnverified(tok, &jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := p.Header["kid"].(string)
+	return kid
+}
+
+func TestKeyRotationPublishesBeforeSigning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, func(c *server.Config) { c.PollInterval = 10 * time.Millisecond })
+	old := f.login(t)
+	f.clock.Advance(time.Minute) // the first key has been in use for a while
+	k, err := server.GenerateSigningKey("EdDSA", f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.RotateSigningKey(ctx, k, f.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go f.svc.Run(runCtx)
+
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the new key is published", func() bool { return len(f.svc.JWKS().Keys) == 2 })
+	if kid := kidOf(t, f.login(t).AccessToken); kid != kidOf(t, old.AccessToken) {
+		t.Fatalf("signed with the new key %s before other replicas could load it", kid)
+	}
+	f.clock.Advance(2 * time.Second)
+	waitFor("the new key signs", func() bool { return kidOf(t, f.login(t).AccessToken) == k.KID })
+	if _, err := f.svc.Authenticate(ctx, old.AccessToken); err != nil {
+		t.Errorf("a token of the old key: %v", err)
 	}
 }
