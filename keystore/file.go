@@ -14,7 +14,6 @@ import (
 // replaced atomically on each write.
 type fileStore struct {
 	dir string
-	mu  sync.Mutex
 }
 
 // NewFile returns a store keeping sessions in dir/sessions.json.
@@ -24,31 +23,45 @@ func (f *fileStore) path() string { return filepath.Join(f.dir, "sessions.json")
 
 func (f *fileStore) Name() string { return "file " + f.path() }
 
+// pathLocks serialises read-modify-write cycles on one file across every store in the
+// process (two stores may name the same dir). Other processes coordinate through the
+// client's lock file.
+var pathLocks sync.Map // cleaned path → *sync.Mutex
+
+func lockPath(path string) func() {
+	m, _ := pathLocks.LoadOrStore(filepath.Clean(path), new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
 func (f *fileStore) read() (map[string]Session, error) {
 	data, err := os.ReadFile(f.path())
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]Session{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.path(), err)
+		return nil, fmt.Errorf("read the session file: %w", err)
 	}
 	m := map[string]Session{}
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s is corrupt (%v); delete it and log in again", f.path(), err)
+		return nil, fmt.Errorf("the session file %s is corrupt (%v); delete it and log in again", f.path(), err)
 	}
 	return m, nil
 }
 
 func (f *fileStore) write(m map[string]Session) error {
-	if err := writeFileAtomic(f.dir, f.path(), m); err != nil {
-		return fmt.Errorf("write %s: %w", f.path(), err)
+	if err := writeFileAtomic(f.path(), m); err != nil {
+		return fmt.Errorf("write the session file: %w", err)
 	}
 	return nil
 }
 
-// writeFileAtomic writes v as JSON to path through a 0600 temp file in dir, fsynced and
-// renamed over path.
-func writeFileAtomic(dir, path string, v any) error {
+// writeFileAtomic writes v as JSON to path through a 0600 temp file in the same directory,
+// fsynced and renamed over path, so that a crash leaves the old file or the new one. The
+// directory is created 0700, and put back to 0700 if someone loosened it.
+func writeFileAtomic(path string, v any) error {
+	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -59,11 +72,11 @@ func writeFileAtomic(dir, path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmp.Name()) // a no-op once renamed
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
 		return err
@@ -79,12 +92,20 @@ func writeFileAtomic(dir, path string, v any) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// The rename is durable only once the directory entry is on disk; not every platform
+	// can fsync a directory, and the data is already safe, so a failure here is ignored.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 func (f *fileStore) Load(_ context.Context, server string) (Session, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	defer lockPath(f.path())()
 	m, err := f.read()
 	if err != nil {
 		return Session{}, err
@@ -97,8 +118,7 @@ func (f *fileStore) Load(_ context.Context, server string) (Session, error) {
 }
 
 func (f *fileStore) Save(_ context.Context, s Session) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	defer lockPath(f.path())()
 	m, err := f.read()
 	if err != nil {
 		return err
@@ -108,8 +128,7 @@ func (f *fileStore) Save(_ context.Context, s Session) error {
 }
 
 func (f *fileStore) Delete(_ context.Context, server string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	defer lockPath(f.path())()
 	m, err := f.read()
 	if err != nil {
 		return err
@@ -121,37 +140,8 @@ func (f *fileStore) Delete(_ context.Context, server string) error {
 	return f.write(m)
 }
 
-// memory is a Store in memory, for tests of other packages.
-type memory struct {
-	mu sync.Mutex
-	m  map[string]Session
-}
-
-// NewMemory returns an empty in-memory Store.
-func NewMemory() Store { return &memory{m: map[string]Session{}} }
-
-func (m *memory) Name() string { return "memory" }
-
-func (m *memory) Load(_ context.Context, server string) (Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.m[server]
-	if !ok {
-		return Session{}, ErrNotFound
-	}
-	return s, nil
-}
-
-func (m *memory) Save(_ context.Context, s Session) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.m[s.Server] = s
-	return nil
-}
-
-func (m *memory) Delete(_ context.Context, server string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.m, server)
-	return nil
+// has reports whether the file exists, without reading it.
+func (f *fileStore) has() bool {
+	_, err := os.Stat(f.path())
+	return err == nil
 }

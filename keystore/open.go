@@ -2,15 +2,11 @@ package keystore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +18,7 @@ type Options struct {
 	Mode        string              // "auto" (when empty), "keyring" or "file"
 	Dir         string              // config dir for the file store; "" → DefaultDir()
 	Interactive bool                // a terminal: allow a longer keyring timeout (an unlock prompt may show)
-	Warn        io.Writer           // where auto's fallback warning goes
+	Warn        io.Writer           // where auto's fallback warning goes; nil → io.Discard
 	Getenv      func(string) string // nil → os.Getenv
 }
 
@@ -33,8 +29,17 @@ const (
 	InteractiveTimeout = 30 * time.Second
 )
 
-// Open returns the store for o.Mode.
+// probeKey is looked up to learn whether the keyring answers. Real entries are named by
+// server URLs, so it never names one.
+const probeKey = "authctl-probe"
+
+// Open returns the store for o.Mode. It does not touch the keyring: auto decides on first use.
 func Open(o Options) (Store, error) {
+	switch o.Mode {
+	case "", "auto", "keyring", "file":
+	default:
+		return nil, fmt.Errorf("unknown keystore %q: use auto, keyring or file", o.Mode)
+	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
@@ -52,28 +57,25 @@ func Open(o Options) (Store, error) {
 	if o.Interactive {
 		timeout = InteractiveTimeout
 	}
+	file := &fileStore{dir: o.Dir}
 	switch o.Mode {
 	case "file":
-		return NewFile(o.Dir), nil
+		return file, nil
 	case "keyring":
 		return NewKeyring(timeout), nil
-	case "", "auto":
-		a := &auto{file: NewFile(o.Dir), warn: o.Warn}
-		if noSessionBus(o.Getenv) {
-			a.decided, a.use, a.why = true, a.file, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)"
-		} else {
-			a.keyring = &keyringStore{b: osKeyring{}, timeout: timeout}
-		}
-		return a, nil
 	}
-	return nil, fmt.Errorf("unknown keystore %q: use auto, keyring or file", o.Mode)
+	a := &auto{keyring: &keyringStore{b: osKeyring{}, timeout: timeout}, file: file, warn: o.Warn}
+	if noSessionBus(o.Getenv) {
+		a.use, a.why = file, "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset"
+	}
+	return a, nil
 }
 
 // noSessionBus: on Linux and the BSDs the Secret Service is reached over the session bus;
-// without its address there is no keyring to try.
+// without its address there is no keyring to try, and trying would only cost the timeout.
 func noSessionBus(getenv func(string) string) bool {
 	switch runtime.GOOS {
-	case "darwin", "windows", "ios", "android":
+	case "darwin", "ios", "windows", "android", "plan9", "js", "wasip1":
 		return false
 	}
 	return getenv("DBUS_SESSION_BUS_ADDRESS") == ""
@@ -83,119 +85,79 @@ func noSessionBus(getenv func(string) string) bool {
 // file is first written.
 type auto struct {
 	keyring *keyringStore
-	file    Store
+	file    *fileStore
 	warn    io.Writer
 
-	mu      sync.Mutex
-	decided bool
-	use     Store
-	why     string
-	warned  bool
+	mu     sync.Mutex // held across the probe, so that concurrent first calls probe once
+	use    Store      // nil until decided
+	why    string     // why the file is used
+	warned bool
 }
 
-func (a *auto) pick(ctx context.Context) Store {
+func (a *auto) pick(ctx context.Context) (Store, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.decided {
-		a.decided = true
-		_, err := a.keyring.get(ctx, "authctl-probe")
-		if err == nil || errors.Is(err, keyring.ErrNotFound) {
-			a.use = a.keyring
-		} else {
-			a.use, a.why = a.file, err.Error()
-		}
+	if a.use != nil {
+		return a.use, nil
 	}
-	return a.use
+	_, err := a.keyring.get(ctx, probeKey)
+	switch {
+	case err == nil || errors.Is(err, keyring.ErrNotFound):
+		a.use = a.keyring
+	case ctx.Err() != nil:
+		// The caller gave up; that says nothing about the keyring.
+		return nil, ctx.Err()
+	case errors.Is(err, ErrKeyringTimeout):
+		a.use, a.why = a.file, fmt.Sprintf("it did not answer within %v", a.keyring.timeout)
+	default:
+		a.use, a.why = a.file, err.Error()
+	}
+	return a.use, nil
 }
 
 func (a *auto) Name() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.use == nil {
-		return "auto (keyring, else " + a.file.Name() + ")"
+		return "auto (" + a.keyring.Name() + ", else " + a.file.Name() + ")"
 	}
 	return a.use.Name()
 }
 
 func (a *auto) Load(ctx context.Context, server string) (Session, error) {
-	return a.pick(ctx).Load(ctx, server)
+	st, err := a.pick(ctx)
+	if err != nil {
+		return Session{}, err
+	}
+	return st.Load(ctx, server)
 }
 
 func (a *auto) Save(ctx context.Context, s Session) error {
-	st := a.pick(ctx)
-	if st == a.file {
+	st, err := a.pick(ctx)
+	if err != nil {
+		return err
+	}
+	if st == Store(a.file) {
 		a.mu.Lock()
 		if !a.warned {
 			a.warned = true
-			fmt.Fprintf(a.warn, "authctl: warning: no OS keyring reachable (%s); storing the session in %s (0600)\n",
-				a.why, strings.TrimPrefix(a.file.Name(), "file "))
+			fmt.Fprintf(a.warn, "authctl: warning: no OS keyring reachable (%s); storing the session in %s (0600)\n", a.why, a.file.path())
 		}
 		a.mu.Unlock()
 	}
 	return st.Save(ctx, s)
 }
 
+// Delete also clears a copy in the file left by an earlier fallback (a run without a session
+// bus): logging out must not leave a refresh token on disk.
 func (a *auto) Delete(ctx context.Context, server string) error {
-	return a.pick(ctx).Delete(ctx, server)
-}
-
-// DefaultDir is the user config dir's authctl folder.
-func DefaultDir() (string, error) {
-	d, err := os.UserConfigDir()
+	st, err := a.pick(ctx)
 	if err != nil {
-		return "", fmt.Errorf("find the config dir: %w", err)
+		return err
 	}
-	return filepath.Join(d, "authctl"), nil
-}
-
-// NormalizeServer gives one spelling per server: lower-case scheme and host, no default port,
-// no trailing slash.
-func NormalizeServer(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return "", fmt.Errorf("server URL %q: %w", raw, err)
+	err = st.Delete(ctx, server)
+	if st != Store(a.file) && a.file.has() {
+		err = errors.Join(err, a.file.Delete(ctx, server))
 	}
-	u.Scheme = strings.ToLower(u.Scheme)
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("server URL %q: want http:// or https://", raw)
-	}
-	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return "", fmt.Errorf("server URL %q: want scheme://host[:port][/path]", raw)
-	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
-		port = ""
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		host += ":" + port
-	}
-	return u.Scheme + "://" + host + strings.TrimRight(u.EscapedPath(), "/"), nil
-}
-
-type config struct {
-	LastServer string `json:"last_server,omitempty"`
-}
-
-// LastServer returns the server last logged in to ("" when none).
-func LastServer(dir string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	var c config
-	if err := json.Unmarshal(data, &c); err != nil {
-		return "", fmt.Errorf("%s is corrupt: %v", filepath.Join(dir, "config.json"), err)
-	}
-	return c.LastServer, nil
-}
-
-// SetLastServer remembers the server last logged in to (not a secret).
-func SetLastServer(dir, server string) error {
-	return writeFileAtomic(dir, filepath.Join(dir, "config.json"), config{LastServer: server})
+	return err
 }
