@@ -1,7 +1,9 @@
 // Package bench measures authctl's server against baselines in the same run: protected
 // weather throughput against a bare net/http handler serving the same bytes, refresh
 // rotations per second with 16 concurrent chains, and login latency against the bare argon2id
-// hash. Run it with bench/run.sh; figures are in bench/README.md.
+// hash; the weather and SQLite refresh figures also with the Prometheus metrics of
+// --metrics-addr wired in (the -metrics variants), to show what they cost. Run it with
+// bench/run.sh; figures are in bench/README.md.
 package bench
 
 import (
@@ -24,6 +26,7 @@ import (
 
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/httpapi"
+	"github.com/authctl/authctl/server/metrics"
 	"github.com/authctl/authctl/server/postgres"
 	"github.com/authctl/authctl/server/sqlite"
 )
@@ -42,18 +45,40 @@ type instance struct {
 // start runs the real handler stack (httpapi over Service over store) on loopback.
 func start(b *testing.B, st server.Store, argon server.Argon2Params) instance {
 	b.Helper()
+	return startWith(b, st, argon, false)
+}
+
+// startWith is start, with the Prometheus metrics of --metrics-addr wired in when metricsOn:
+// the store timed, the Service's outcomes and every request counted, live sessions sampled.
+func startWith(b *testing.B, st server.Store, argon server.Argon2Params, metricsOn bool) instance {
+	b.Helper()
+	var m *metrics.Metrics
+	var requests httpapi.RequestObserver
+	if metricsOn {
+		m = metrics.New("bench")
+		requests = m
+		if c, ok := st.(server.LiveSessionCounter); ok {
+			sampleCtx, stop := context.WithCancel(context.Background())
+			b.Cleanup(stop)
+			go m.SampleLiveSessions(sampleCtx, c, 15*time.Second, time.Now)
+		}
+		st = m.Store(st)
+	}
 	ctx := context.Background()
 	cfg := server.DefaultConfig()
 	cfg.Argon2 = argon
-	cfg.Limits = server.LimitConfig{PerUser: 1e6, UserBurst: 1e6, PerAddr: 1e6, AddrBurst: 1e6}
+	cfg.Limits = server.LimitConfig{PerUser: 1e6, UserBurst: 1e6, PerAddr: 1e6, AddrBurst: 1e6, MaxKeys: 10_000}
 	log := slog.New(slog.DiscardHandler)
 	svc, err := server.NewService(ctx, cfg, st, log)
 	if err != nil {
 		b.Fatal(err)
 	}
+	if m != nil {
+		svc.SetObserver(m)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	go svc.Run(runCtx)
-	srv := httptest.NewServer(httpapi.New(svc, httpapi.Config{}, log))
+	srv := httptest.NewServer(httpapi.New(svc, httpapi.Config{Requests: requests}, log))
 	b.Cleanup(func() { srv.Close(); cancel() })
 	return instance{url: srv.URL, svc: svc}
 }
@@ -156,8 +181,75 @@ func BenchmarkWeather(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 	}
+	// The same server with the metrics of --metrics-addr: a second instance on the same store,
+	// measured in the same run so that the two figures compare.
+	withMetrics := startWith(b, st, cheap, true)
+	tokM, err := login(c, withMetrics.url, "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Run("bare", func(b *testing.B) { run(b, bare.URL+"/api/weather", "") })
 	b.Run("authctl", func(b *testing.B) { run(b, inst.url+"/api/weather", tok.AccessToken) })
+	b.Run("authctl-metrics", func(b *testing.B) { run(b, withMetrics.url+"/api/weather", tokM.AccessToken) })
+}
+
+// BenchmarkWeatherHandler is the protected request path without sockets: the handler chain
+// (access log, request id, CORS, body limit, bearer check, JSON) called in-process, with and
+// without the metrics of --metrics-addr. On a busy machine the loopback throughput of
+// BenchmarkWeather swings by 2× between runs; CPU time and allocations per request here
+// show what the metrics themselves add.
+func BenchmarkWeatherHandler(b *testing.B) {
+	for _, metricsOn := range []bool{false, true} {
+		name := "authctl"
+		if metricsOn {
+			name = "authctl-metrics"
+		}
+		b.Run(name, func(b *testing.B) {
+			st := openSQLite(b)
+			addUser(b, st, "alice")
+			h, tok := handlerWith(b, st, metricsOn)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest("GET", "/api/weather", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				for pb.Next() {
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Errorf("status %d", rec.Code)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// handlerWith is the handler of startWith, without a server, and an access token of alice.
+func handlerWith(b *testing.B, st server.Store, metricsOn bool) (http.Handler, string) {
+	b.Helper()
+	cfg := server.DefaultConfig()
+	cfg.Argon2 = cheap
+	var requests httpapi.RequestObserver
+	var m *metrics.Metrics
+	if metricsOn {
+		m = metrics.New("bench")
+		requests = m
+		st = m.Store(st)
+	}
+	svc, err := server.NewService(context.Background(), cfg, st, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if m != nil {
+		svc.SetObserver(m)
+	}
+	tok, err := svc.Login(context.Background(), "alice", password, "192.0.2.1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return httpapi.New(svc, httpapi.Config{Requests: requests}, slog.New(slog.DiscardHandler)), tok.AccessToken
 }
 
 // refreshChains runs b.N refreshes spread over 16 chains (one login each), each chain
@@ -202,6 +294,10 @@ func BenchmarkRefresh(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		st := openSQLite(b)
 		refreshChains(b, []instance{start(b, st, cheap)}, chainUsers(b, st))
+	})
+	b.Run("sqlite-metrics", func(b *testing.B) {
+		st := openSQLite(b)
+		refreshChains(b, []instance{startWith(b, st, cheap, true)}, chainUsers(b, st))
 	})
 	dsn := os.Getenv("AUTHCTL_BENCH_POSTGRES")
 	for _, replicas := range []int{1, 2} {

@@ -31,6 +31,10 @@ echo
 echo "== figures (medians)"
 printf 'weather: authctl %.0f req/s vs bare net/http %.0f req/s = %.2fx (goal >= 0.80x)\n' "$auth" "$bare" "$(echo "$auth / $bare" | bc -l)"
 printf 'refresh, 16 chains, SQLite: %.0f/s (goal >= 3000/s)\n' "$(metric 'BenchmarkRefresh/sqlite' refresh/s)"
+authm=$(metric 'BenchmarkWeather/authctl-metrics' req/s)
+refm=$(metric 'BenchmarkRefresh/sqlite-metrics' refresh/s)
+printf 'with --metrics-addr: weather %.0f req/s (%.2fx of without), refresh SQLite %.0f/s (%.2fx of without)\n' \
+  "$authm" "$(echo "$authm / $auth" | bc -l)" "$refm" "$(echo "$refm / $(metric 'BenchmarkRefresh/sqlite' refresh/s)" | bc -l)"
 if [ -n "${AUTHCTL_BENCH_POSTGRES:-}" ]; then
   printf 'refresh, 16 chains, PostgreSQL 1 replica: %.0f/s\n' "$(metric 'BenchmarkRefresh/postgres-1replica' refresh/s)"
   printf 'refresh, 16 chains, PostgreSQL 2 replicas: %.0f/s (goal >= 1500/s)\n' "$(metric 'BenchmarkRefresh/postgres-2replica' refresh/s)"

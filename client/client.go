@@ -55,6 +55,7 @@ type Client struct {
 	now      func() time.Time
 	static   string
 	ua       string
+	insecure bool // plain http:// to any host is allowed (WithInsecureHTTP)
 
 	// refreshing admits one refresh at a time in this process; a channel rather than a
 	// mutex so that waiting for it honours the request's context.
@@ -121,6 +122,13 @@ func New(baseURL string, opts ...Option) *Client {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
+	// Both clients go through the guard, so no exchange — a call of this package, a
+	// refresh, a replay or a redirect — sends anything in clear beyond this machine.
+	rt = guard{base: rt, insecure: c.insecure}
+	plain := *c.hc
+	plain.Transport = rt
+	plain.CheckRedirect = refuseCrossOriginRedirects(plain.CheckRedirect)
+	c.hc = &plain
 	authed := *c.hc
 	authed.Transport = &transport{base: rt, c: c}
 	c.authed = &authed
@@ -150,23 +158,111 @@ func (c *Client) Session(ctx context.Context) (keystore.Session, error) {
 }
 
 // Login exchanges a username and password for a session, and stores it when the client
-// has a keystore (WithSessions).
+// has a keystore (WithSessions). The session it replaces is revoked on the server, as
+// LoginReplacing says.
 func (c *Client) Login(ctx context.Context, username, password string) (keystore.Session, error) {
+	r, err := c.LoginReplacing(ctx, username, password)
+	return r.Session, err
+}
+
+// LoginResult is what LoginReplacing did.
+type LoginResult struct {
+	Session keystore.Session // the new session, stored
+	// Replaced is the session stored before, if there was one; RevokeErr is why revoking
+	// it on the server failed (nil when it was revoked, or already over).
+	Replaced  *keystore.Session
+	RevokeErr error
+}
+
+// replacedRevokeWait bounds the best-effort revocation of a replaced session, so that a
+// slow answer to it never holds up the login that has already succeeded.
+const replacedRevokeWait = 5 * time.Second
+
+// LoginReplacing logs in as Login does and then revokes the session it replaced on the
+// server, best effort: a login that leaves the old session alive would leave a refresh
+// token valid for weeks that nobody holds any more.
+//
+// With a keystore the login runs under the refresh lock: a refresh in flight in another
+// process saves the successor of the old session when its answer arrives, and without
+// the lock that save could land after this one and overwrite the new session. Reading the
+// old session under the lock also means its refresh token is the current one, not one a
+// refresh elsewhere already rotated (revoking with that would look like token theft).
+func (c *Client) LoginReplacing(ctx context.Context, username, password string) (LoginResult, error) {
+	var old *keystore.Session
+	if c.sessions != nil {
+		// Taken before the request, so a lock held elsewhere for too long fails the
+		// login before the server has opened a session nobody would keep.
+		release, err := c.exclusive(ctx)
+		if err != nil {
+			return LoginResult{}, fmt.Errorf("log in to %s: %w", c.base, err)
+		}
+		defer release()
+		if s, err := c.sessions.Load(ctx, c.base); err == nil {
+			old = &s
+		}
+	}
 	var t Tokens
 	in := map[string]string{"username": username, "password": password}
 	if err := c.postJSON(ctx, "/api/auth/login", in, &t); err != nil {
-		return keystore.Session{}, fmt.Errorf("log in to %s: %w", c.base, err)
+		return LoginResult{}, fmt.Errorf("log in to %s: %w", c.base, err)
 	}
 	if t.AccessToken == "" || t.RefreshToken == "" {
-		return keystore.Session{}, fmt.Errorf("log in to %s: the token response lacks a token", c.base)
+		return LoginResult{}, fmt.Errorf("log in to %s: the token response lacks a token", c.base)
 	}
-	s := c.sessionFrom(username, t, c.now())
+	r := LoginResult{Session: c.sessionFrom(username, t, c.now()), Replaced: old}
 	if c.sessions != nil {
-		if err := c.sessions.Save(ctx, s); err != nil {
-			return keystore.Session{}, fmt.Errorf("store the session for %s: %w", c.base, err)
+		if old != nil {
+			// Deleted first so that a keystore with more than one place (auto) stores
+			// the new session where a new one goes, not where the old one happened to be.
+			if err := c.sessions.Delete(ctx, c.base); err != nil {
+				c.log("could not delete the replaced session before storing the new one")
+			}
+		}
+		if err := c.sessions.Save(ctx, r.Session); err != nil {
+			return LoginResult{}, fmt.Errorf("store the session for %s: %w", c.base, err)
 		}
 	}
-	return s, nil
+	if old != nil && old.RefreshToken != "" {
+		rctx, cancel := context.WithTimeout(ctx, replacedRevokeWait)
+		defer cancel()
+		err := c.postJSON(rctx, "/api/auth/logout", map[string]string{"refresh_token": old.RefreshToken}, nil)
+		if errors.Is(err, ErrInvalidGrant) {
+			err = nil // expired or revoked already: nothing left to end
+		}
+		r.RevokeErr = err
+		if err != nil {
+			c.log("could not revoke the replaced session: " + err.Error())
+		} else {
+			c.log("revoked the replaced session")
+		}
+	}
+	return r, nil
+}
+
+// Do sends req through the refreshing transport, as HTTPClient().Do does, with failures
+// worded as the rest of this package words them: an unreachable server matches
+// ErrOffline (and ErrTLS), a session that cannot be refreshed ErrSessionEnded. The
+// response is the server's, whatever its status.
+func (c *Client) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.authed.Do(req)
+	if err != nil {
+		return nil, c.doErr(err)
+	}
+	return resp, nil
+}
+
+// doErr unwraps the *url.Error of an exchange through the refreshing transport, whose
+// own errors already say what happened (the URL adds nothing), and wraps the http.Client's
+// own timeout as a failure to reach the server.
+func (c *Client) doErr(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if ue.Timeout() && !errors.Is(ue.Err, ErrOffline) {
+		return offline(err)
+	}
+	return ue.Err
 }
 
 // Refresh rotates the stored session now, under the same lock and re-read protocol as the
@@ -266,16 +362,9 @@ func (c *Client) getJSON(ctx context.Context, path string, out any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.authed.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if !errors.As(err, &ue) {
-			return err
-		}
-		if ue.Timeout() && !errors.Is(ue.Err, ErrOffline) {
-			return fmt.Errorf("%w: %w", ErrOffline, err) // http.Client's own timeout
-		}
-		return ue.Err // the transport's error says what happened; the URL adds nothing
+		return err
 	}
 	defer resp.Body.Close()
 	return c.decode(resp, path, out)
@@ -294,8 +383,11 @@ func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.ua)
 	resp, err := c.hc.Do(req)
+	if re, ok := asRedirectError(err); ok {
+		return re // refused, not unreachable
+	}
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrOffline, err)
+		return offline(err)
 	}
 	defer resp.Body.Close()
 	c.log(fmt.Sprintf("%s %s → %d", req.Method, req.URL.Path, resp.StatusCode))

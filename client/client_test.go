@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofrs/flock"
+
 	"github.com/authctl/authctl/keystore"
 )
 
@@ -31,6 +33,24 @@ func TestLogin(t *testing.T) {
 			AccessExpiry: clk.Now().Add(300 * time.Second), RefreshExpiry: clk.Now().Add(time.Hour)}
 		if got := stored(t, c); got != want || s != want {
 			t.Errorf("stored %+v\nreturned %+v\nwant %+v", got, s, want)
+		}
+	})
+
+	t.Run("a refresh lock held elsewhere for too long fails the login before it reaches the server", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t)
+		dir := t.TempDir()
+		c := New(f.URL, WithSessions(newMemStore()), WithLockDir(dir), WithLockWait(100*time.Millisecond))
+		other := flock.New(LockPath(dir, c.Server()))
+		if err := other.Lock(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { other.Unlock() })
+		if _, err := c.Login(ctx, "alice", password); err == nil || !strings.Contains(err.Error(), "lock") {
+			t.Errorf("Login: %v, want a lock timeout", err)
+		}
+		if f.logins.Load() != 0 {
+			t.Error("logged in without the lock")
 		}
 	})
 

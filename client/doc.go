@@ -15,11 +15,18 @@
 //   - shares one refresh among concurrent requests of the process, and across processes
 //     takes an exclusive file lock per server (WithLockDir) and re-reads the keystore under
 //     it, so a refresh token another authctl already rotated is never spent again; the
-//     successor is saved before the lock is released;
+//     successor is saved before the lock is released (Login and Logout take the same lock,
+//     so a refresh finishing elsewhere never overwrites a new session or revives an old one);
 //   - ends the session when the server answers a refresh with invalid_grant: the local
 //     session is deleted and the error matches ErrSessionEnded;
 //   - never sends a request without its token because the keystore failed: keystore errors
 //     are returned.
+//
+// Every exchange of a Client, with or without the token, refuses plain http:// to a host
+// that is not loopback (ErrInsecureHTTP) unless WithInsecureHTTP; NewTransport adds the CA
+// certificates of a PEM file to the trusted roots. Login revokes the session it replaces
+// on the server, best effort (LoginReplacing says how that went). Do sends any request
+// through the refreshing transport (`authctl api`).
 //
 // Typical use by the CLI:
 //
@@ -31,7 +38,9 @@
 //
 // Errors: a server's RFC 6749 error answer is an *Error (errors.Is matches ErrInvalidGrant,
 // ErrUnauthorized, ErrRateLimited); ErrNotLoggedIn means no stored session; ErrSessionEnded
-// means the session expired or was revoked (log in again); ErrOffline wraps network failures.
+// means the session expired or was revoked (log in again); ErrOffline wraps network failures,
+// worded for people without the request URL (NetworkReason), and ErrTLS the TLS ones among
+// them (an untrusted certificate, a server that does not speak TLS).
 // The CLI maps ErrNotLoggedIn, ErrSessionEnded and ErrUnauthorized to exit code 4.
 //
 // WithStaticToken (AUTHCTL_TOKEN) uses a given access token as is: no refresh, nothing
@@ -40,6 +49,6 @@
 // The lock file of a server is LockPath(lockDir, client.Server()): the hex SHA-256 of the
 // normalised server URL plus ".lock", created 0600 in a 0700 directory.
 //
-// The package also verifies tokens offline for `authctl token verify` (Verify, FetchJWKS,
-// KeysFromPEM, KeysFromSecret).
+// Tokens are verified offline by package jose; this package only fetches a JWKS for it
+// (FetchJWKS), failing the way its other calls do.
 package client

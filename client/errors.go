@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,17 @@ func (e *Error) Error() string {
 	return s
 }
 
+// Sentinels an *Error matches (see Error.Is): what the server said, by kind.
+var (
+	// ErrInvalidGrant matches an *Error with code invalid_grant (wrong password, or a
+	// refresh token that is expired, revoked or already used).
+	ErrInvalidGrant = errors.New("invalid grant")
+	// ErrUnauthorized matches an *Error with status 401.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrRateLimited matches an *Error with status 429; see Error.RetryAfter.
+	ErrRateLimited = errors.New("rate limited")
+)
+
 // Is lets errors.Is match the sentinels: ErrInvalidGrant by code, ErrUnauthorized and
 // ErrRateLimited by status.
 func (e *Error) Is(target error) bool {
@@ -49,14 +61,8 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
+// Errors of the client's own state, not answers of the server.
 var (
-	// ErrInvalidGrant matches an *Error with code invalid_grant (wrong password, or a
-	// refresh token that is expired, revoked or already used).
-	ErrInvalidGrant = errors.New("invalid grant")
-	// ErrUnauthorized matches an *Error with status 401.
-	ErrUnauthorized = errors.New("unauthorized")
-	// ErrRateLimited matches an *Error with status 429; see Error.RetryAfter.
-	ErrRateLimited = errors.New("rate limited")
 	// ErrSessionEnded means the stored session can no longer be refreshed; it has been
 	// deleted locally.
 	ErrSessionEnded = errors.New("session expired or revoked — run `authctl login`")
@@ -75,16 +81,30 @@ const maxErrorBody = 64 << 10
 // responseError reads an error answer. The body is untrusted: anything that is not the
 // RFC 6749 shape leaves Code and Description empty rather than failing.
 func responseError(resp *http.Response, now time.Time) *Error {
-	e := &Error{Status: resp.StatusCode}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	return ErrorFrom(resp.StatusCode, resp.Header, data, now)
+}
+
+// ErrorFrom reads an error answer already read: status, headers and (the start of) the
+// body, judged at the client time now for Retry-After. `authctl api` uses it on the body
+// it has also printed.
+func ErrorFrom(status int, header http.Header, data []byte, now time.Time) *Error {
+	e := &Error{Status: status}
 	var body struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	if len(data) > maxErrorBody {
+		data = data[:maxErrorBody]
+	}
 	if json.Unmarshal(data, &body) == nil {
 		e.Code, e.Description = printable(body.Error, 64), printable(body.Description, 512)
+	} else if status == http.StatusBadRequest && bytes.Contains(data, []byte("HTTP request to an HTTPS server")) {
+		// Go's TLS listener answers a plain request so; "Bad Request" alone would not
+		// tell the user that only the scheme is wrong.
+		e.Description = "the server speaks HTTPS; use https:// instead of http://"
 	}
-	e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), now)
+	e.RetryAfter = retryAfter(header.Get("Retry-After"), now)
 	return e
 }
 

@@ -38,7 +38,9 @@ type fakeServer struct {
 	spent   map[string]bool
 	on401   func()        // runs before a protected endpoint answers 401
 	delay   time.Duration // before a refresh is answered, to widen races
+	hold    func()        // runs after the delay, before a refresh is answered
 
+	logins    atomic.Int64 // successful calls to /api/auth/login
 	refreshes atomic.Int64 // calls to /api/auth/refresh
 	resources atomic.Int64 // calls to protected endpoints
 	logouts   atomic.Int64
@@ -116,6 +118,7 @@ func (f *fakeServer) login(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	t := f.issue(in.Username)
 	f.mu.Unlock()
+	f.logins.Add(1)
 	writeJSON(w, 200, t)
 }
 
@@ -129,9 +132,12 @@ func (f *fakeServer) refreshHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	delay := f.delay
+	delay, hold := f.delay, f.hold
 	f.mu.Unlock()
 	time.Sleep(delay)
+	if hold != nil {
+		hold()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	user, ok := f.refresh[in.RefreshToken]

@@ -2,19 +2,12 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
-
-	"github.com/gofrs/flock"
 
 	"github.com/authctl/authctl/keystore"
 )
@@ -73,7 +66,7 @@ func (t *transport) send(req *http.Request, body io.ReadCloser, token string) (*
 	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOffline, err)
+		return nil, offline(err)
 	}
 	t.c.log(fmt.Sprintf("%s %s → %d", r.Method, r.URL.Path, resp.StatusCode))
 	return resp, nil
@@ -218,62 +211,4 @@ func (c *Client) endSession(ctx context.Context, cause error) error {
 		return fmt.Errorf("%w: %w", ErrSessionEnded, cause)
 	}
 	return ErrSessionEnded
-}
-
-func (c *Client) enter(ctx context.Context) error {
-	select {
-	case c.refreshing <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (c *Client) leave() { <-c.refreshing }
-
-// exclusive holds both the in-process turn and the file lock.
-func (c *Client) exclusive(ctx context.Context) (release func(), err error) {
-	if err := c.enter(ctx); err != nil {
-		return nil, err
-	}
-	unlock, err := c.lock(ctx)
-	if err != nil {
-		c.leave()
-		return nil, err
-	}
-	return func() { unlock(); c.leave() }, nil
-}
-
-// LockPath is the refresh lock file for server (normalised) in dir.
-func LockPath(dir, server string) string {
-	sum := sha256.Sum256([]byte(server))
-	return filepath.Join(dir, hex.EncodeToString(sum[:])+".lock")
-}
-
-// lock takes the per-server refresh lock shared by every authctl process of the user,
-// waiting at most the lock wait.
-func (c *Client) lock(ctx context.Context) (unlock func(), err error) {
-	dir := c.lockDir
-	if dir == "" {
-		d, err := os.UserConfigDir()
-		if err != nil {
-			return nil, fmt.Errorf("find the lock dir: %w", err)
-		}
-		dir = filepath.Join(d, "authctl", "locks")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create the lock dir: %w", err)
-	}
-	path := LockPath(dir, c.base)
-	fl := flock.New(path, flock.SetPermissions(0o600))
-	lctx, cancel := context.WithTimeout(ctx, c.lockWait)
-	defer cancel()
-	ok, err := fl.TryLockContext(lctx, 10*time.Millisecond)
-	if ok {
-		return func() { _ = fl.Unlock() }, nil
-	}
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("another authctl process held the refresh lock %s for over %s", path, c.lockWait)
-	}
-	return nil, fmt.Errorf("take the refresh lock %s: %w", path, err)
 }

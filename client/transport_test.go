@@ -299,32 +299,50 @@ func TestStaticToken(t *testing.T) {
 	})
 }
 
+// TestTokenIsOnlySentToItsServer follows a redirect from the client's own server to
+// another host. The test holds only if the other host was really reached (a plain 200
+// from the first server would otherwise pass it) and the token went to the first hop.
 func TestTokenIsOnlySentToItsServer(t *testing.T) {
 	t.Parallel()
-	var leaked atomic.Value
+	type hit struct{ path, auth string }
+	var mu sync.Mutex
+	var hits []hit
+	record := func(r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		hits = append(hits, hit{r.URL.Path, r.Header.Get("Authorization")})
+	}
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		leaked.Store(r.Header.Get("Authorization"))
+		record(r)
+		io.WriteString(w, "elsewhere")
 	}))
 	t.Cleanup(other.Close)
-	f := newFake(t)
-	redirect := httptest.NewServer(http.RedirectHandler(other.URL+"/x", http.StatusFound))
-	t.Cleanup(redirect.Close)
+	own := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		http.Redirect(w, r, other.URL+"/x", http.StatusFound)
+	}))
+	t.Cleanup(own.Close)
 
-	// A client of the redirecting server, sharing the fake's session under its name.
+	// A client of the redirecting server, holding a session from the fake under its name.
+	f := newFake(t)
 	store := newMemStore()
-	c := loggedIn(t, f, store)
-	s := stored(t, c)
-	rc := New(redirect.URL, WithSessions(store), WithLockDir(t.TempDir()))
-	s.Server = rc.Server()
+	s := stored(t, loggedIn(t, f, store))
+	c := New(own.URL, WithSessions(store), WithLockDir(t.TempDir()))
+	s.Server = c.Server()
 	store.Save(context.Background(), s)
 
-	resp, err := rc.HTTPClient().Get(redirect.URL + "/start")
+	resp, err := c.HTTPClient().Get(own.URL + "/start")
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if got, _ := leaked.Load().(string); got != "" {
-		t.Errorf("the other host received Authorization %q", got)
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := []hit{{"/start", "Bearer " + s.AccessToken}, {"/x", ""}}
+	if len(hits) != len(want) || hits[0] != want[0] || hits[1] != want[1] || string(body) != "elsewhere" {
+		t.Errorf("requests %q, body %q; want the token on %s only, then %s reached without it", hits, body, want[0].path, want[1].path)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -54,32 +55,79 @@ func NormalizeServer(raw string) (string, error) {
 
 type config struct {
 	LastServer string `json:"last_server,omitempty"`
+	// Servers lists every server logged in to and not logged out of since, for
+	// `authctl status --all`: a keyring cannot be asked which entries it holds.
+	Servers []string `json:"servers,omitempty"`
 }
 
 func configPath(dir string) string { return filepath.Join(dir, "config.json") }
 
-// LastServer returns the server last logged in to ("" when none).
-func LastServer(dir string) (string, error) {
+func readConfig(dir string) (config, error) {
+	var c config
 	data, err := os.ReadFile(configPath(dir))
 	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+		return c, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read the config: %w", err)
+		return c, fmt.Errorf("read the config: %w", err)
 	}
-	var c config
 	if err := json.Unmarshal(data, &c); err != nil {
-		return "", fmt.Errorf("the config file %s is corrupt: %v", configPath(dir), err)
+		return c, fmt.Errorf("the config file %s is corrupt: %v", configPath(dir), err)
 	}
-	return c.LastServer, nil
+	return c, nil
 }
 
-// SetLastServer remembers the server last logged in to. It is not a secret, but the file
-// shares the session file's 0700 directory and atomic write.
-func SetLastServer(dir, server string) error {
+// updateConfig applies fn to the config and writes it back. It is not a secret, but the
+// file shares the session file's 0700 directory and atomic write.
+func updateConfig(dir string, fn func(*config)) error {
 	defer lockPath(configPath(dir))()
-	if err := writeFileAtomic(configPath(dir), config{LastServer: server}); err != nil {
+	c, err := readConfig(dir)
+	if err != nil {
+		return err
+	}
+	fn(&c)
+	if err := writeFileAtomic(configPath(dir), c); err != nil {
 		return fmt.Errorf("write the config: %w", err)
 	}
 	return nil
+}
+
+// LastServer returns the server last logged in to or switched to ("" when none).
+func LastServer(dir string) (string, error) {
+	c, err := readConfig(dir)
+	return c.LastServer, err
+}
+
+// SetLastServer makes server the default, and lists it among the known servers.
+func SetLastServer(dir, server string) error {
+	return updateConfig(dir, func(c *config) {
+		c.LastServer = server
+		if !slices.Contains(c.Servers, server) {
+			c.Servers = append(c.Servers, server)
+			slices.Sort(c.Servers)
+		}
+	})
+}
+
+// ForgetServer removes server from the known servers (after a logout). It stays the
+// default if it was: the next `authctl login` goes there again.
+func ForgetServer(dir, server string) error {
+	return updateConfig(dir, func(c *config) {
+		c.Servers = slices.DeleteFunc(c.Servers, func(s string) bool { return s == server })
+	})
+}
+
+// KnownServers lists the servers a session may be stored for: those logged in to and not
+// logged out of, and the default one, sorted.
+func KnownServers(dir string) ([]string, error) {
+	c, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(c.Servers)
+	if c.LastServer != "" && !slices.Contains(out, c.LastServer) {
+		out = append(out, c.LastServer)
+	}
+	slices.Sort(out)
+	return out, nil
 }

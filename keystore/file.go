@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -144,4 +145,22 @@ func (f *fileStore) Delete(_ context.Context, server string) error {
 func (f *fileStore) has() bool {
 	_, err := os.Stat(f.path())
 	return err == nil
+}
+
+// Servers lists the servers the file holds sessions for, sorted.
+func (f *fileStore) Servers(context.Context) ([]string, error) {
+	if !f.has() {
+		return nil, nil
+	}
+	defer lockPath(f.path())()
+	m, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(m))
+	for s := range m {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -49,32 +51,122 @@ func (osKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) 
 type keyringStore struct {
 	b       backend
 	timeout time.Duration
+	// getenv, when set, is consulted before every call for the session bus (busMissing);
+	// tests with a fake backend leave it nil.
+	getenv func(string) string
 }
 
 // NewKeyring returns a store in the OS keyring whose calls give up after timeout.
-func NewKeyring(timeout time.Duration) Store { return &keyringStore{b: osKeyring{}, timeout: timeout} }
+func NewKeyring(timeout time.Duration) Store {
+	return &keyringStore{b: osKeyring{}, timeout: timeout, getenv: os.Getenv}
+}
 
 func (k *keyringStore) Name() string { return "keyring (service " + Service + ")" }
 
-// ErrKeyringTimeout means the keyring did not answer in time (locked, waiting on an unlock
-// prompt, or no Secret Service running).
-var ErrKeyringTimeout = errors.New("the OS keyring did not answer")
+// Why the keyring cannot be used, by kind, so that a message can say which: there is none,
+// it is there but locked, or it did not answer in time. Errors of this package wrap one
+// of them with the detail.
+var (
+	// ErrNoKeyring means there is nothing to talk to: no session bus, or no Secret Service
+	// on it.
+	ErrNoKeyring = errors.New("no OS keyring")
+	// ErrKeyringLocked means the keyring is there but locked, and the unlock prompt was
+	// dismissed or could not be shown (no display).
+	ErrKeyringLocked = errors.New("the OS keyring is locked")
+	// ErrKeyringTimeout means the keyring did not answer in time (an unlock prompt may be
+	// waiting, or the Secret Service hangs).
+	ErrKeyringTimeout = errors.New("the OS keyring did not answer")
+)
+
+// busMissing says why there is no session bus to reach the Secret Service through, or ""
+// when one is configured. Without DBUS_SESSION_BUS_ADDRESS (or with "autolaunch:") the
+// D-Bus library would run dbus-launch, which forks a dbus-daemon that outlives authctl —
+// one orphan per call — and then wait for a Secret Service that is not there. So no call
+// is made at all.
+func busMissing(getenv func(string) string) string {
+	switch runtime.GOOS {
+	case "darwin", "ios", "windows", "android", "plan9", "js", "wasip1":
+		return "" // Keychain, Credential Manager: no D-Bus involved
+	}
+	switch getenv("DBUS_SESSION_BUS_ADDRESS") {
+	case "":
+		return "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset"
+	case "autolaunch:":
+		return "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS asks for autolaunch, which would leave a dbus-daemon behind"
+	}
+	return ""
+}
 
 // call runs fn under the timeout. go-keyring calls block and cannot be cancelled, so an
 // abandoned call finishes in its goroutine and its result is dropped.
 func (k *keyringStore) call(ctx context.Context, fn func() error) error {
+	if k.getenv != nil {
+		if why := busMissing(k.getenv); why != "" {
+			return &unusableError{kind: ErrNoKeyring, detail: " (" + why + ")", advice: "use --keystore file"}
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
 	t := time.NewTimer(k.timeout)
 	defer t.Stop()
 	select {
 	case err := <-done:
-		return err
+		return classify(err)
 	case <-t.C:
-		return fmt.Errorf("%w within %v (locked, or not running); try --keystore file", ErrKeyringTimeout, k.timeout)
+		return &unusableError{kind: ErrKeyringTimeout, detail: fmt.Sprintf(" within %v (an unlock prompt may be waiting)", k.timeout), advice: "try --keystore file"}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// classify sorts a backend failure into ErrNoKeyring or ErrKeyringLocked where it can.
+// go-keyring and its D-Bus library return untyped errors, so their texts are matched: the
+// D-Bus error names and the sentences the libraries are known to write.
+func classify(err error) error {
+	if err == nil || errors.Is(err, keyring.ErrNotFound) || errors.Is(err, keyring.ErrSetDataTooBig) {
+		return err
+	}
+	msg := err.Error()
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(msg, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("failed to unlock", "IsLocked", "is locked"):
+		return &unusableError{kind: ErrKeyringLocked, detail: " (the unlock prompt was dismissed or could not be shown: " + msg + ")", advice: "unlock it, or use --keystore file"}
+	case has("ServiceUnknown", "was not provided by any .service files"):
+		return &unusableError{kind: ErrNoKeyring, detail: " (no Secret Service on the session bus: " + msg + ")", advice: "use --keystore file"}
+	case has("dial unix", "connection refused", "no such file or directory", "couldn't determine address of session bus"):
+		return &unusableError{kind: ErrNoKeyring, detail: " (the D-Bus session bus does not answer: " + msg + ")", advice: "use --keystore file"}
+	}
+	return err
+}
+
+// unusableError is why the keyring cannot be used: one of the kinds above, what was seen,
+// and what to do.
+type unusableError struct {
+	kind   error  // ErrNoKeyring, ErrKeyringLocked or ErrKeyringTimeout
+	detail string // follows the kind's words: " (what was seen)" or " within 3s (…)"
+	advice string
+}
+
+func (e *unusableError) Error() string { return e.reason() + "; " + e.advice }
+func (e *unusableError) Unwrap() error { return e.kind }
+
+// reason is the message without the advice, for sentences that give their own.
+func (e *unusableError) reason() string { return e.kind.Error() + e.detail }
+
+// reasonOf is err's reason when it is an unusableError, else its message.
+func reasonOf(err error) string {
+	var ue *unusableError
+	if errors.As(err, &ue) {
+		return ue.reason()
+	}
+	return err.Error()
 }
 
 func (k *keyringStore) get(ctx context.Context, user string) (string, error) {
@@ -257,8 +349,14 @@ func (k *keyringStore) Delete(ctx context.Context, server string) error {
 }
 
 func keyringErr(op string, err error) error {
-	if errors.Is(err, ErrKeyringTimeout) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+	if unusable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err // says what is wrong and what to do already
 	}
 	return fmt.Errorf("%s the OS keyring: %w (try --keystore file)", op, err)
+}
+
+// unusable says whether err means the keyring as a whole cannot be used (rather than one
+// entry being missing or damaged).
+func unusable(err error) bool {
+	return errors.Is(err, ErrNoKeyring) || errors.Is(err, ErrKeyringLocked) || errors.Is(err, ErrKeyringTimeout)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 
@@ -58,106 +57,275 @@ func Open(o Options) (Store, error) {
 		timeout = InteractiveTimeout
 	}
 	file := &fileStore{dir: o.Dir}
+	kr := &keyringStore{b: osKeyring{}, timeout: timeout, getenv: o.Getenv}
 	switch o.Mode {
 	case "file":
 		return file, nil
 	case "keyring":
-		return NewKeyring(timeout), nil
+		return kr, nil
 	}
-	a := &auto{keyring: &keyringStore{b: osKeyring{}, timeout: timeout}, file: file, warn: o.Warn}
-	if noSessionBus(o.Getenv) {
-		a.use, a.why = file, "no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset"
-	}
-	return a, nil
+	return &auto{keyring: kr, file: file, warn: o.Warn, from: map[string]source{}}, nil
 }
 
-// noSessionBus: on Linux and the BSDs the Secret Service is reached over the session bus;
-// without its address there is no keyring to try, and trying would only cost the timeout.
-func noSessionBus(getenv func(string) string) bool {
-	switch runtime.GOOS {
-	case "darwin", "ios", "windows", "android", "plan9", "js", "wasip1":
-		return false
-	}
-	return getenv("DBUS_SESSION_BUS_ADDRESS") == ""
+// Locator is a store that can say where it found a server's session, and why there.
+type Locator interface {
+	Where(server string) string
 }
 
-// auto uses the keyring when it answers and the file otherwise, warning once before the
-// file is first written.
+// Where says where st keeps server's session: the store's name, with the reason when auto
+// found it in the file.
+func Where(st Store, server string) string {
+	if l, ok := st.(Locator); ok {
+		return l.Where(server)
+	}
+	return st.Name()
+}
+
+// Lister is a store that can list the servers it holds sessions for. The file can; a
+// keyring cannot be asked, which is why the config also keeps the servers logged in to.
+type Lister interface {
+	Servers(ctx context.Context) ([]string, error)
+}
+
+// Servers lists what the file holds; the keyring's entries are found through the config.
+func (a *auto) Servers(ctx context.Context) ([]string, error) { return a.file.Servers(ctx) }
+
+// Migrator is a store that can move a session to where it prefers to keep it.
+type Migrator interface {
+	// Migrate moves server's session into the preferred store and reports whether
+	// anything moved; ErrNotFound when there is no session.
+	Migrate(ctx context.Context, server string) (moved bool, err error)
+}
+
+// auto keeps sessions in the keyring when it can be used and in the file otherwise.
+//
+// It reads both: a session saved in the file while the keyring could not be used must not
+// vanish once the keyring is back, and one in the keyring must not be silently replaced by
+// another found in the file while the keyring is locked. So Load takes the newer of the two
+// when both answer, uses the file's with a warning when the keyring is locked or silent
+// (and fails when the file has none, as the keyring may hold it), and remembers where each
+// session came from: its successor (a refresh) is saved back there, and Where says it.
+// Moving a session from the file into the keyring is left to Migrate, on request.
 type auto struct {
 	keyring *keyringStore
 	file    *fileStore
 	warn    io.Writer
 
 	mu     sync.Mutex // held across the probe, so that concurrent first calls probe once
-	use    Store      // nil until decided
-	why    string     // why the file is used
-	warned bool
+	probed bool
+	down   error             // why the keyring cannot be used; nil when it can
+	from   map[string]source // where each server's session was loaded or saved in this process
+	told   bool              // the "keyring unusable, using the file's session" warning was given
 }
 
-func (a *auto) pick(ctx context.Context) (Store, error) {
+// source is where a session was found.
+type source struct {
+	st    Store
+	other bool // the other store holds an older session for the server too
+}
+
+// probe learns once per process whether the keyring can be used.
+func (a *auto) probe(ctx context.Context) (down error, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.use != nil {
-		return a.use, nil
+	if a.probed {
+		return a.down, nil
 	}
-	_, err := a.keyring.get(ctx, probeKey)
+	_, err = a.keyring.get(ctx, probeKey)
 	switch {
 	case err == nil || errors.Is(err, keyring.ErrNotFound):
-		a.use = a.keyring
 	case ctx.Err() != nil:
 		// The caller gave up; that says nothing about the keyring.
 		return nil, ctx.Err()
-	case errors.Is(err, ErrKeyringTimeout):
-		a.use, a.why = a.file, fmt.Sprintf("it did not answer within %v", a.keyring.timeout)
 	default:
-		a.use, a.why = a.file, err.Error()
+		a.down = err
 	}
-	return a.use, nil
+	a.probed = true
+	return a.down, nil
+}
+
+func (a *auto) remember(server string, st Store, other bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st == nil {
+		delete(a.from, server)
+		return
+	}
+	a.from[server] = source{st: st, other: other}
+}
+
+func (a *auto) source(server string) source {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.from[server]
 }
 
 func (a *auto) Name() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.use == nil {
+	switch {
+	case !a.probed:
 		return "auto (" + a.keyring.Name() + ", else " + a.file.Name() + ")"
+	case a.down == nil:
+		return a.keyring.Name()
 	}
-	return a.use.Name()
+	return a.file.Name()
+}
+
+// Where names the store holding server's session, and why the file when it is the file.
+func (a *auto) Where(server string) string {
+	src := a.source(server)
+	a.mu.Lock()
+	down := a.down
+	a.mu.Unlock()
+	switch {
+	case src.st == nil:
+		return a.Name()
+	case src.st == Store(a.keyring) && src.other:
+		return a.keyring.Name() + "; an older session for it is in " + a.file.Name() + " too"
+	case src.st == Store(a.keyring):
+		return a.keyring.Name()
+	case down == nil && src.other:
+		return a.file.Name() + "; newer than the session in the keyring (`authctl refresh --migrate` moves it there)"
+	case down == nil:
+		return a.file.Name() + "; not in the keyring (`authctl refresh --migrate` moves it there)"
+	}
+	return a.file.Name() + "; " + reasonOf(down)
+}
+
+// loadFile reads server's session from the file without creating the file.
+func (a *auto) loadFile(ctx context.Context, server string) (Session, error) {
+	if !a.file.has() {
+		return Session{}, ErrNotFound
+	}
+	return a.file.Load(ctx, server)
 }
 
 func (a *auto) Load(ctx context.Context, server string) (Session, error) {
-	st, err := a.pick(ctx)
+	down, err := a.probe(ctx)
 	if err != nil {
 		return Session{}, err
 	}
-	return st.Load(ctx, server)
-}
-
-func (a *auto) Save(ctx context.Context, s Session) error {
-	st, err := a.pick(ctx)
-	if err != nil {
-		return err
+	if down == nil {
+		ks, kerr := a.keyring.Load(ctx, server)
+		if kerr != nil && !errors.Is(kerr, ErrNotFound) {
+			return Session{}, kerr
+		}
+		fs, ferr := a.loadFile(ctx, server)
+		if ferr != nil && !errors.Is(ferr, ErrNotFound) {
+			return Session{}, ferr
+		}
+		both := kerr == nil && ferr == nil
+		switch {
+		case kerr == nil && (ferr != nil || !newer(fs, ks)):
+			a.remember(server, a.keyring, both)
+			return ks, nil
+		case ferr == nil:
+			a.remember(server, a.file, both)
+			return fs, nil
+		}
+		return Session{}, ErrNotFound
 	}
-	if st == Store(a.file) {
+
+	fs, ferr := a.loadFile(ctx, server)
+	switch {
+	case errors.Is(ferr, ErrNotFound) && errors.Is(down, ErrNoKeyring):
+		return Session{}, ErrNotFound // there is no keyring that could hold one
+	case errors.Is(ferr, ErrNotFound):
+		// The keyring is there but cannot be read: it may hold the session, so "not
+		// logged in" would be a guess.
+		return Session{}, down
+	case ferr != nil:
+		return Session{}, ferr
+	}
+	a.remember(server, a.file, false)
+	if !errors.Is(down, ErrNoKeyring) {
 		a.mu.Lock()
-		if !a.warned {
-			a.warned = true
-			fmt.Fprintf(a.warn, "authctl: warning: no OS keyring reachable (%s); storing the session in %s (0600)\n", a.why, a.file.path())
+		if !a.told {
+			a.told = true
+			fmt.Fprintf(a.warn, "authctl: warning: %s; using the session for %s stored in %s\n", reasonOf(down), server, a.file.path())
 		}
 		a.mu.Unlock()
 	}
-	return st.Save(ctx, s)
+	return fs, nil
 }
 
-// Delete also clears a copy in the file left by an earlier fallback (a run without a session
-// bus): logging out must not leave a refresh token on disk.
-func (a *auto) Delete(ctx context.Context, server string) error {
-	st, err := a.pick(ctx)
+// newer says whether a was saved after b: each save (login or refresh) carries a fresh
+// access token, so the later access expiry is the later save.
+func newer(a, b Session) bool { return a.AccessExpiry.After(b.AccessExpiry) }
+
+// Save writes s where the session it succeeds came from; a new session (a login) goes to
+// the keyring, or to the file with one warning — before the file is written — when the
+// keyring cannot be used. A refresh of a session kept in the file therefore never warns
+// again: one warning per session, not one per refresh.
+func (a *auto) Save(ctx context.Context, s Session) error {
+	down, err := a.probe(ctx)
 	if err != nil {
 		return err
 	}
-	err = st.Delete(ctx, server)
-	if st != Store(a.file) && a.file.has() {
-		err = errors.Join(err, a.file.Delete(ctx, server))
+	src := a.source(s.Server)
+	dest := src.st
+	if dest == nil {
+		dest = a.keyring
+		if down != nil {
+			dest = a.file
+			fmt.Fprintf(a.warn, "authctl: warning: %s; storing the session in %s (0600)\n", reasonOf(down), a.file.path())
+		}
 	}
-	return err
+	if err := dest.Save(ctx, s); err != nil {
+		return err
+	}
+	a.remember(s.Server, dest, src.other)
+	return nil
+}
+
+// Delete removes server's session from both stores: logging out must not leave a refresh
+// token in the file, nor one in the keyring. When the keyring cannot be read and the file
+// had nothing to delete, the keyring's error is returned, as the session may be there.
+func (a *auto) Delete(ctx context.Context, server string) error {
+	down, err := a.probe(ctx)
+	if err != nil {
+		return err
+	}
+	a.remember(server, nil, false)
+	var errs []error
+	if down == nil {
+		errs = append(errs, a.keyring.Delete(ctx, server))
+	}
+	if _, ferr := a.loadFile(ctx, server); ferr == nil {
+		errs = append(errs, a.file.Delete(ctx, server))
+	} else if down != nil && !errors.Is(down, ErrNoKeyring) {
+		errs = append(errs, down)
+	}
+	return errors.Join(errs...)
+}
+
+// Migrate moves the session in use for server from the file into the keyring, and drops
+// a stale copy left in the file.
+func (a *auto) Migrate(ctx context.Context, server string) (bool, error) {
+	down, err := a.probe(ctx)
+	if err != nil {
+		return false, err
+	}
+	if down != nil {
+		return false, fmt.Errorf("cannot move the session into the keyring: %w", down)
+	}
+	s, err := a.Load(ctx, server)
+	if err != nil {
+		return false, err
+	}
+	moved := false
+	if a.source(server).st == Store(a.file) {
+		if err := a.keyring.Save(ctx, s); err != nil {
+			return false, err
+		}
+		moved = true
+	}
+	a.remember(server, a.keyring, false)
+	if _, err := a.loadFile(ctx, server); err == nil {
+		if err := a.file.Delete(ctx, server); err != nil {
+			return moved, err
+		}
+	}
+	return moved, nil
 }

@@ -77,7 +77,7 @@ func TestAuto(t *testing.T) {
 			t.Fatalf("%d warnings; file existed before the first: %v", w.writes, w.fileExisted)
 		}
 		path := filepath.Join(dir, "sessions.json")
-		want := "authctl: warning: no OS keyring reachable (no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset); storing the session in " + path + " (0600)\n"
+		want := "authctl: warning: no OS keyring (no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset); storing the session in " + path + " (0600)\n"
 		if w.buf.String() != want {
 			t.Errorf("warning %q\nwant    %q", w.buf.String(), want)
 		}
@@ -174,7 +174,7 @@ func TestOpen(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		var warn bytes.Buffer
-		st, err := Open(Options{Mode: "keyring", Dir: dir, Warn: &warn, Getenv: noBus})
+		st, err := Open(Options{Mode: "keyring", Dir: dir, Warn: &warn, Getenv: withBus})
 		if err != nil {
 			t.Fatal(err)
 		}

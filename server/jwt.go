@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authctl/authctl/jose"
 )
 
 // AccessClaims are the claims of an access token (RFC 9068 profile).
@@ -20,13 +22,6 @@ type AccessClaims struct {
 	Role     string `json:"role"`
 	SID      string `json:"sid"`
 }
-
-// Verification errors. ErrTokenExpired is kept apart because clients react to it by
-// refreshing, while every other failure means "log in again".
-var (
-	ErrInvalidToken = errors.New("invalid token")
-	ErrTokenExpired = errors.New("token expired")
-)
 
 // maxTokenLen bounds what is base64-decoded and JSON-parsed for an unauthenticated caller.
 const maxTokenLen = 8 << 10
@@ -57,7 +52,7 @@ type KeySet struct {
 // first active key signs.
 func NewKeySet(alg string, keys []SigningKey) (*KeySet, error) {
 	method := jwt.GetSigningMethod(alg)
-	if method == nil || !ValidAlg(alg) {
+	if method == nil || !jose.ValidAlg(alg) {
 		return nil, fmt.Errorf("unsupported signing algorithm %q", alg)
 	}
 	ks := &KeySet{alg: alg, method: method, verify: map[string]any{}, jwks: JWKSet{Keys: []JWK{}}}
@@ -129,7 +124,7 @@ func (k *KeySet) Verify(token, issuer, audience string, now time.Time) (*AccessC
 	if len(token) > maxTokenLen {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidToken, maxTokenLen)
 	}
-	if !compactAlphabet(token) {
+	if !jose.CompactAlphabet(token) {
 		return nil, fmt.Errorf("%w: malformed", ErrInvalidToken)
 	}
 	parser := jwt.NewParser(
@@ -155,20 +150,6 @@ func (k *KeySet) Verify(token, issuer, audience string, now time.Time) (*AccessC
 		return nil, fmt.Errorf("%w: sub or sid missing", ErrInvalidToken)
 	}
 	return &claims, nil
-}
-
-// compactAlphabet reports whether s holds only base64url characters and dots. Go's base64
-// decoder, even in strict mode, skips CR and LF, which would give one signature many
-// spellings (and many token-cache keys).
-func compactAlphabet(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // keyFor picks the verification key from the header. golang-jwt has already refused any

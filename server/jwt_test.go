@@ -16,6 +16,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+// jwsEnc is the JWS encoding of token parts.
+var jwsEnc = base64.RawURLEncoding
+
 var testNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 var algs = []string{"EdDSA", "ES256", "RS256", "HS256"}
@@ -56,7 +59,7 @@ func forge(t *testing.T, method jwt.SigningMethod, key any, header, claims map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := b64(h) + "." + b64(c)
+	text := jwsEnc.EncodeToString(h) + "." + jwsEnc.EncodeToString(c)
 	if method == nil {
 		return text + "."
 	}
@@ -64,7 +67,7 @@ func forge(t *testing.T, method jwt.SigningMethod, key any, header, claims map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return text + "." + b64(sig)
+	return text + "." + jwsEnc.EncodeToString(sig)
 }
 
 // claimsMap is testClaims as a mutable map.
@@ -117,7 +120,7 @@ func TestVerifyRejectsForgedTokens(t *testing.T) {
 			forged := []struct{ name, token string }{
 				{"alg none is refused", forge(t, nil, nil, map[string]any{"alg": "none", "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
 				{"alg None in other case is refused", forge(t, nil, nil, map[string]any{"alg": "None", "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
-				{"alg none with the original signature is refused", b64([]byte(`{"alg":"none","typ":"at+jwt","kid":"`+ks.signKID+`"}`)) + "." + parts[1] + "." + parts[2]},
+				{"alg none with the original signature is refused", jwsEnc.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"`+ks.signKID+`"}`)) + "." + parts[1] + "." + parts[2]},
 				{"a token signed by another key under our kid is refused", forge(t, attacker.method, attacker.signKey, hdr(), claimsMap(t))},
 				{"another algorithm under our kid is refused", forge(t, otherMethod, otherKey, map[string]any{"alg": otherMethod.Alg(), "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
 				{"an embedded jwk header does not supply the key", forge(t, attacker.method, attacker.signKey,
@@ -148,8 +151,8 @@ func TestVerifyRejectsForgedTokens(t *testing.T) {
 					c["exp"] = testNow.Add(-time.Minute).Unix()
 					return forge(t, attacker.method, attacker.signKey, hdr(), c)
 				}()},
-				{"a tampered payload is refused", parts[0] + "." + b64([]byte(`{"iss":"authctl","aud":"authctl","sub":"2","sid":"x","exp":9999999999}`)) + "." + parts[2]},
-				{"a tampered header is refused", b64([]byte(`{"alg":"`+alg+`","typ":"at+jwt","kid":"`+ks.signKID+`","x":1}`)) + "." + parts[1] + "." + parts[2]},
+				{"a tampered payload is refused", parts[0] + "." + jwsEnc.EncodeToString([]byte(`{"iss":"authctl","aud":"authctl","sub":"2","sid":"x","exp":9999999999}`)) + "." + parts[2]},
+				{"a tampered header is refused", jwsEnc.EncodeToString([]byte(`{"alg":"`+alg+`","typ":"at+jwt","kid":"`+ks.signKID+`","x":1}`)) + "." + parts[1] + "." + parts[2]},
 				{"a stripped signature is refused", parts[0] + "." + parts[1] + "."},
 				{"a truncated signature is refused", valid[:len(valid)-4]},
 				{"non-canonical base64 in the signature is refused", parts[0] + "." + parts[1] + "." + flipUnusedBits(parts[2])},

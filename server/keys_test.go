@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -9,11 +10,17 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/authctl/authctl/jose"
 )
+
+// b64 is base64url without padding, for tests that write tokens by hand.
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // pemOf wraps DER from an x509 marshaller, as pemOf(t, "PRIVATE KEY")(x509.Marshal…(k)).
 func pemOf(t *testing.T, typ string) func(der []byte, err error) []byte {
@@ -51,7 +58,7 @@ func TestGenerateSigningKey(t *testing.T) {
 	t.Run("an unknown algorithm is an error", func(t *testing.T) {
 		t.Parallel()
 		for _, alg := range []string{"none", "HS512", "eddsa", ""} {
-			if _, err := GenerateSigningKey(alg, testNow); err == nil || ValidAlg(alg) {
+			if _, err := GenerateSigningKey(alg, testNow); err == nil || jose.ValidAlg(alg) {
 				t.Errorf("%q accepted", alg)
 			}
 		}
@@ -65,6 +72,7 @@ func TestParseSigningKey(t *testing.T) {
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	rsaSmall, _ := rsa.GenerateKey(rand.Reader, 1024)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	x25519, _ := ecdh.X25519().GenerateKey(rand.Reader)
 	sec1, err := x509.MarshalECPrivateKey(ecKey)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +99,7 @@ func TestParseSigningKey(t *testing.T) {
 				t.Errorf("%s: %v", tc.name, err)
 				continue
 			}
-			if want := thumbprint(publicJWK(tc.alg, tc.pub, "")); k.KID != want || !k.Active || k.Alg != tc.alg {
+			if want, _ := jose.Thumbprint(tc.pub); k.KID != want || !k.Active || k.Alg != tc.alg {
 				t.Errorf("%s: %+v, want kid %s", tc.name, k, want)
 			}
 			if !strings.HasPrefix(string(k.Private), "-----BEGIN PRIVATE KEY-----") {
@@ -113,6 +121,7 @@ func TestParseSigningKey(t *testing.T) {
 			{"RSA for ES256", "ES256", rsaPKCS1},
 			{"P-256 for RS256", "RS256", ecPKCS8},
 			{"P-384 for ES256", "ES256", pemOf(t, "EC PRIVATE KEY")(x509.MarshalECPrivateKey(p384))},
+			{"an X25519 key", "EdDSA", pemOf(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(x25519))},
 			{"RSA 1024 for RS256", "RS256", pemOf(t, "RSA PRIVATE KEY")(x509.MarshalPKCS1PrivateKey(rsaSmall), nil)},
 			{"a public key", "ES256", pemOf(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(&ecKey.PublicKey))},
 			{"a certificate block", "ES256", pemOf(t, "CERTIFICATE")([]byte("x"), nil)},
@@ -146,21 +155,65 @@ func TestParseSigningKey(t *testing.T) {
 	})
 }
 
-func TestThumbprintMatchesRFCExamples(t *testing.T) {
+// TestSigningKeysVerifyOffline: the key file the server signs with and what a client
+// verifies with are read by one parser. For every algorithm, a token signed by a KeySet
+// verifies with jose from the published JWKS, from the PEM public key, and from the
+// stored PEM private key itself; and all of them name the key by the same kid.
+func TestSigningKeysVerifyOffline(t *testing.T) {
 	t.Parallel()
-	t.Run("Ed25519 from RFC 8037 appendix A.3", func(t *testing.T) {
-		t.Parallel()
-		x, _ := base64.RawURLEncoding.DecodeString("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
-		if got := thumbprint(publicJWK("EdDSA", ed25519.PublicKey(x), "")); got != "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k" {
-			t.Errorf("thumbprint %s", got)
-		}
-	})
-	t.Run("RSA from RFC 7638 section 3.1", func(t *testing.T) {
-		t.Parallel()
-		n, _ := base64.RawURLEncoding.DecodeString("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
-		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: 65537}
-		if got := thumbprint(publicJWK("RS256", pub, "")); got != "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" {
-			t.Errorf("thumbprint %s", got)
-		}
-	})
+	for _, alg := range algs {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			ks, k := newTestKeySet(t, alg)
+			tok, err := ks.Sign(testClaims())
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := jose.VerifyOptions{Alg: alg, Issuer: "authctl", Audience: "authctl", Type: "at+jwt", Now: testNow}
+			sources := map[string]func() (jose.Keys, error){}
+			if alg == "HS256" {
+				sources["the secret"] = func() (jose.Keys, error) { return jose.KeysFromSecret(k.Private), nil }
+				if n := len(ks.JWKS().Keys); n != 0 {
+					t.Errorf("the HS256 JWKS publishes %d keys", n)
+				}
+			} else {
+				sources["the JWKS"] = func() (jose.Keys, error) {
+					data, err := json.Marshal(ks.JWKS())
+					if err != nil {
+						return jose.Keys{}, err
+					}
+					return jose.KeysFromJWKS(data)
+				}
+				sources["the PEM public key"] = func() (jose.Keys, error) {
+					pub, err := jose.ParsePublicKeyPEM(k.Private)
+					if err != nil {
+						return jose.Keys{}, err
+					}
+					if kid, err := jose.Thumbprint(pub); err != nil || kid != k.KID {
+						t.Errorf("the public key's thumbprint is %s, the signing key's kid %s", kid, k.KID)
+					}
+					return jose.KeysFromPEM(pemOf(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(pub)))
+				}
+				sources["the PEM private key"] = func() (jose.Keys, error) { return jose.KeysFromPEM(k.Private) }
+			}
+			for name, keys := range sources {
+				keys, err := keys()
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					continue
+				}
+				c, err := jose.Verify(tok, keys, opts)
+				if err != nil || c["sub"] != "1" || c["sid"] != "sid-1" {
+					t.Errorf("%s: %v, %v", name, c, err)
+				}
+				if _, err := jose.Verify(tok, keys, jose.VerifyOptions{Now: testNow.Add(6 * time.Minute)}); err == nil || !strings.Contains(err.Error(), "expired 1m0s ago") {
+					t.Errorf("%s: an expired token: %v", name, err)
+				}
+			}
+			// And back: the server reads the file it stored as the same key.
+			if p, err := ParseSigningKey(alg, k.Private, testNow); err != nil || p.KID != k.KID {
+				t.Errorf("ParseSigningKey: %v, kid %s vs %s", err, p.KID, k.KID)
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -44,9 +46,11 @@ func (p Argon2Params) valid() bool {
 
 // PasswordHasher hashes and verifies argon2id passwords, running at most a fixed number of
 // hashes at once so that a burst of logins cannot exhaust memory (each costs Memory KiB).
+// Waiting callers are served round-robin by client (see hashQueue), so that one client
+// flooding the login endpoint delays another by at most about one hash.
 type PasswordHasher struct {
-	p   Argon2Params
-	sem chan struct{}
+	p     Argon2Params
+	queue *hashQueue
 	// idKeyFunc is argon2.IDKey; tests wrap it to count the hashes running at once.
 	idKeyFunc func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
 
@@ -60,17 +64,17 @@ func NewPasswordHasher(p Argon2Params, concurrency int) *PasswordHasher {
 	if concurrency <= 0 {
 		concurrency = runtime.GOMAXPROCS(0)
 	}
-	return &PasswordHasher{p: p, sem: make(chan struct{}, concurrency), idKeyFunc: argon2.IDKey}
+	return &PasswordHasher{p: p, queue: newHashQueue(concurrency), idKeyFunc: argon2.IDKey}
 }
 
-// idKey runs argon2id inside the concurrency bound; waiting for a slot honours ctx.
-func (h *PasswordHasher) idKey(ctx context.Context, p Argon2Params, password string, salt []byte, n uint32) ([]byte, error) {
-	select {
-	case h.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for a password hashing slot: %w", ctx.Err())
+// idKey runs argon2id inside the concurrency bound, in client's turn; waiting for a slot
+// honours ctx, and q may refuse to queue at all (*RateLimitError, *OverloadError).
+func (h *PasswordHasher) idKey(ctx context.Context, client string, q queueLimits, p Argon2Params, password string, salt []byte, n uint32) ([]byte, error) {
+	release, err := h.queue.acquire(ctx, client, q)
+	if err != nil {
+		return nil, err
 	}
-	defer func() { <-h.sem }()
+	defer release()
 	return h.idKeyFunc([]byte(password), salt, p.Time, p.Memory, p.Threads, n), nil
 }
 
@@ -84,7 +88,7 @@ func (h *PasswordHasher) Hash(ctx context.Context, password string) (string, err
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("read salt: %w", err)
 	}
-	key, err := h.idKey(ctx, h.p, password, salt, keyLen)
+	key, err := h.idKey(ctx, localClient, queueLimits{}, h.p, password, salt, keyLen)
 	if err != nil {
 		return "", err
 	}
@@ -94,11 +98,16 @@ func (h *PasswordHasher) Hash(ctx context.Context, password string) (string, err
 // Verify reports whether password matches the encoded hash, comparing in constant time.
 // The cost parameters come from the hash, so old hashes keep verifying after a change.
 func (h *PasswordHasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
+	return h.verifyFor(ctx, localClient, queueLimits{}, encoded, password)
+}
+
+// verifyFor is Verify on behalf of a remote client, queued under q.
+func (h *PasswordHasher) verifyFor(ctx context.Context, client string, q queueLimits, encoded, password string) (bool, error) {
 	p, salt, want, err := parsePHC(encoded)
 	if err != nil {
 		return false, err
 	}
-	got, err := h.idKey(ctx, p, password, salt, uint32(len(want)))
+	got, err := h.idKey(ctx, client, q, p, password, salt, uint32(len(want)))
 	if err != nil {
 		return false, err
 	}
@@ -108,6 +117,12 @@ func (h *PasswordHasher) Verify(ctx context.Context, encoded, password string) (
 // VerifyDummy spends what Verify spends against a hash made with the hasher's parameters,
 // so that a login for an unknown user takes as long as a wrong password.
 func (h *PasswordHasher) VerifyDummy(ctx context.Context, password string) {
+	_ = h.verifyDummyFor(ctx, localClient, queueLimits{}, password)
+}
+
+// verifyDummyFor is VerifyDummy on behalf of a remote client, queued under q. Its only
+// errors are the queue's and ctx's: the work it stands for was not done.
+func (h *PasswordHasher) verifyDummyFor(ctx context.Context, client string, q queueLimits, password string) error {
 	h.dummyOnce.Do(func() {
 		secret := make([]byte, 32)
 		rand.Read(secret) // never fails (crypto/rand)
@@ -115,7 +130,190 @@ func (h *PasswordHasher) VerifyDummy(ctx context.Context, password string) {
 		// cancelled context, or every later call would be fast.
 		h.dummy, _ = h.Hash(context.Background(), string(secret))
 	})
-	_, _ = h.Verify(ctx, h.dummy, password)
+	_, err := h.verifyFor(ctx, client, q, h.dummy, password)
+	return err
+}
+
+// localClient names the server's own hashing (user management, the dummy hash): it is
+// never refused and has no share cap, only its turn in the round.
+const localClient = ""
+
+// queueLimits bound how many callers may wait for a hash. Zero fields mean no bound.
+type queueLimits struct {
+	// perClient: callers of one client waiting (not yet hashing); when set, one client also
+	// runs at most half the slots (at least one), so another client finds a slot free.
+	perClient int
+	total     int // callers waiting in all
+}
+
+// hashQueue hands out the hasher's slots. Callers wait per client, and a freed slot goes to
+// the next client in round-robin order, FIFO within a client; so one client queueing
+// hundreds of logins delays another client's login by at most about one hash, not by the
+// whole queue. Per-client state exists only while the client is hashing or waiting, so the
+// map is bounded by the slots plus the waiting bound.
+type hashQueue struct {
+	slots int
+
+	mu      sync.Mutex
+	running int
+	waiting int
+	clients map[string]*clientQueue
+	turns   *list.List    // clients with waiters, in serving order; values are *clientQueue
+	avg     time.Duration // moving average of a hash, for Retry-After
+}
+
+type clientQueue struct {
+	name    string
+	maxRun  int
+	running int
+	waiters []*hashWaiter // FIFO
+	turn    *list.Element // in turns while waiters is non-empty
+}
+
+type hashWaiter struct {
+	ready   chan struct{} // closed when granted
+	granted bool
+}
+
+func newHashQueue(slots int) *hashQueue {
+	return &hashQueue{slots: slots, clients: map[string]*clientQueue{}, turns: list.New()}
+}
+
+// acquire waits for client's turn and a free slot, and returns the function that frees it.
+// When client already has q.perClient callers waiting it is refused at once with a
+// *RateLimitError, and when q.total callers wait in all with an *OverloadError: shedding at
+// once costs nothing, while a queue longer than that only adds latency for everyone.
+func (hq *hashQueue) acquire(ctx context.Context, client string, q queueLimits) (func(), error) {
+	w := &hashWaiter{ready: make(chan struct{})}
+	hq.mu.Lock()
+	c := hq.clients[client]
+	if c == nil {
+		c = &clientQueue{name: client, maxRun: hq.slots}
+		if q.perClient > 0 && client != localClient {
+			c.maxRun = max(1, hq.slots/2)
+		}
+		hq.clients[client] = c
+	}
+	c.waiters = append(c.waiters, w)
+	hq.waiting++
+	if c.turn == nil {
+		c.turn = hq.turns.PushBack(c)
+	}
+	hq.dispatch()
+	if !w.granted && client != localClient {
+		var err error
+		switch {
+		case q.perClient > 0 && len(c.waiters) > q.perClient:
+			err = &RateLimitError{RetryAfter: hq.retryAfter(len(c.waiters), c.maxRun)}
+		case q.total > 0 && hq.waiting > q.total:
+			err = &OverloadError{RetryAfter: hq.retryAfter(hq.waiting, hq.slots)}
+		}
+		if err != nil {
+			hq.remove(c, w) // w is c's last waiter: nothing was granted to it
+			hq.mu.Unlock()
+			return nil, err
+		}
+	}
+	hq.mu.Unlock()
+
+	select {
+	case <-w.ready:
+	case <-ctx.Done():
+		hq.mu.Lock()
+		granted := w.granted
+		if !granted {
+			hq.remove(c, w)
+		}
+		hq.mu.Unlock()
+		if !granted {
+			return nil, fmt.Errorf("wait for a password hashing slot: %w", ctx.Err())
+		}
+		// Granted while giving up: hand the slot on rather than hash for no one.
+		hq.release(c, 0)
+		return nil, fmt.Errorf("wait for a password hashing slot: %w", ctx.Err())
+	}
+	start := time.Now()
+	var once sync.Once
+	return func() { once.Do(func() { hq.release(c, time.Since(start)) }) }, nil
+}
+
+// dispatch grants free slots to waiters, one per client in turn; the caller holds mu.
+func (hq *hashQueue) dispatch() {
+	for hq.running < hq.slots {
+		granted := false
+		for n := hq.turns.Len(); n > 0 && !granted; n-- {
+			e := hq.turns.Front()
+			hq.turns.MoveToBack(e)
+			c := e.Value.(*clientQueue)
+			if c.running >= c.maxRun {
+				continue
+			}
+			w := c.waiters[0]
+			c.waiters[0] = nil
+			c.waiters = c.waiters[1:]
+			hq.waiting--
+			hq.running++
+			c.running++
+			w.granted = true
+			close(w.ready)
+			if len(c.waiters) == 0 {
+				hq.turns.Remove(c.turn)
+				c.turn = nil
+			}
+			granted = true
+		}
+		if !granted {
+			return
+		}
+	}
+}
+
+// remove takes a waiter that was not granted out of c's queue; the caller holds mu.
+func (hq *hashQueue) remove(c *clientQueue, w *hashWaiter) {
+	for i, x := range c.waiters {
+		if x == w {
+			c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
+			hq.waiting--
+			break
+		}
+	}
+	if len(c.waiters) == 0 && c.turn != nil {
+		hq.turns.Remove(c.turn)
+		c.turn = nil
+	}
+	hq.forgetIdle(c)
+}
+
+// release frees one of c's slots and passes it on. took is how long the hash ran (0: it
+// did not run), for the Retry-After estimate.
+func (hq *hashQueue) release(c *clientQueue, took time.Duration) {
+	hq.mu.Lock()
+	defer hq.mu.Unlock()
+	hq.running--
+	c.running--
+	if took > 0 {
+		hq.avg += (took - hq.avg) / 8
+	}
+	hq.forgetIdle(c)
+	hq.dispatch()
+}
+
+func (hq *hashQueue) forgetIdle(c *clientQueue) {
+	if c.running == 0 && len(c.waiters) == 0 {
+		delete(hq.clients, c.name)
+	}
+}
+
+// retryAfter estimates how long until n callers sharing run slots have been served.
+func (hq *hashQueue) retryAfter(n, run int) time.Duration {
+	return max(time.Second, time.Duration(n)*hq.avg/time.Duration(max(1, run)))
+}
+
+// load reports the slots in use and the callers waiting, for tests.
+func (hq *hashQueue) load() (running, waiting, clients int) {
+	hq.mu.Lock()
+	defer hq.mu.Unlock()
+	return hq.running, hq.waiting, len(hq.clients)
 }
 
 func encodePHC(p Argon2Params, salt, key []byte) string {

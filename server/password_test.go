@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,12 +113,18 @@ func TestVerifyRefusesMalformedHashes(t *testing.T) {
 func TestHasherConcurrencyIsBounded(t *testing.T) {
 	t.Parallel()
 	h := NewPasswordHasher(cheap, 2)
-	if cap(h.sem) != 2 {
-		t.Fatalf("bound %d", cap(h.sem))
+	if h.queue.slots != 2 {
+		t.Fatalf("bound %d", h.queue.slots)
 	}
 	// Occupy both slots as two long hashes would.
-	h.sem <- struct{}{}
-	h.sem <- struct{}{}
+	var held []func()
+	for range 2 {
+		release, err := h.queue.acquire(context.Background(), "10.0.0.9", queueLimits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, release)
+	}
 
 	t.Run("a third hash waits for a slot and gives up with its context", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -127,6 +134,9 @@ func TestHasherConcurrencyIsBounded(t *testing.T) {
 		}
 		if ok, err := h.Verify(ctx, "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", "pw"); ok || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Verify: %v %v", ok, err)
+		}
+		if _, waiting, _ := h.queue.load(); waiting != 0 {
+			t.Errorf("%d callers still queued after giving up", waiting)
 		}
 	})
 	t.Run("it proceeds once a slot frees", func(t *testing.T) {
@@ -140,16 +150,21 @@ func TestHasherConcurrencyIsBounded(t *testing.T) {
 			t.Fatalf("hashed with every slot taken: %v", err)
 		case <-time.After(50 * time.Millisecond):
 		}
-		<-h.sem
+		held[0]()
+		held[0]() // a second call of a release is harmless
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if len(h.sem) != 1 {
-			t.Errorf("%d slots held after the hash; want the 1 still occupied", len(h.sem))
+		if running, _, _ := h.queue.load(); running != 1 {
+			t.Errorf("%d slots held after the hash; want the 1 still occupied", running)
 		}
 	})
+	held[1]()
+	if running, waiting, clients := h.queue.load(); running+waiting+clients != 0 {
+		t.Errorf("left behind: %d running, %d waiting, %d clients", running, waiting, clients)
+	}
 	t.Run("zero concurrency means one per CPU", func(t *testing.T) {
-		if cap(NewPasswordHasher(cheap, 0).sem) < 1 {
+		if NewPasswordHasher(cheap, 0).queue.slots < 1 {
 			t.Error("no slots")
 		}
 	})
@@ -197,9 +212,124 @@ func TestHasherNeverRunsMoreHashesThanItsBound(t *testing.T) {
 	if p := peak.Load(); p != bound {
 		t.Errorf("%d hashes ran at once; want exactly the bound, %d", p, bound)
 	}
-	if len(h.sem) != 0 {
-		t.Errorf("%d slots leaked", len(h.sem))
+	if running, waiting, clients := h.queue.load(); running+waiting+clients != 0 {
+		t.Errorf("leaked: %d running, %d waiting, %d clients", running, waiting, clients)
 	}
+}
+
+func TestHashQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bounded := queueLimits{perClient: 2, total: 3}
+	mustAcquire := func(t *testing.T, q *hashQueue, client string, lim queueLimits) func() {
+		t.Helper()
+		release, err := q.acquire(ctx, client, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return release
+	}
+	// enqueue starts a caller that waits in the queue, and returns once it is waiting; the
+	// caller's name goes to order when it is granted, and it releases at once.
+	enqueue := func(t *testing.T, q *hashQueue, client, name string, lim queueLimits, order chan<- string) {
+		t.Helper()
+		_, before, _ := q.load()
+		go func() {
+			release, err := q.acquire(ctx, client, lim)
+			if err != nil {
+				order <- "error: " + err.Error()
+				return
+			}
+			order <- name
+			release()
+		}()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			if _, waiting, _ := q.load(); waiting > before {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never queued", name)
+			}
+		}
+	}
+
+	t.Run("freed slots go round-robin by client, FIFO within one", func(t *testing.T) {
+		t.Parallel()
+		q := newHashQueue(1)
+		hold := mustAcquire(t, q, "x", queueLimits{})
+		order := make(chan string, 4)
+		for _, c := range []struct{ client, name string }{{"a", "a1"}, {"a", "a2"}, {"a", "a3"}, {"b", "b1"}} {
+			enqueue(t, q, c.client, c.name, queueLimits{}, order)
+		}
+		hold()
+		var got []string
+		for range 4 {
+			got = append(got, <-order)
+		}
+		if want := []string{"a1", "b1", "a2", "a3"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("served %v; want %v", got, want)
+		}
+	})
+	t.Run("a bounded client runs on at most half the slots", func(t *testing.T) {
+		t.Parallel()
+		q := newHashQueue(4)
+		a1, a2 := mustAcquire(t, q, "a", bounded), mustAcquire(t, q, "a", bounded)
+		order := make(chan string, 2)
+		enqueue(t, q, "a", "a3", bounded, order)
+		if running, _, _ := q.load(); running != 2 {
+			t.Errorf("%d running; want 2 of 4 slots for one client", running)
+		}
+		b := mustAcquire(t, q, "b", bounded) // a free slot for another client at once
+		a1()
+		if got := <-order; got != "a3" {
+			t.Errorf("got %s", got)
+		}
+		a2()
+		b()
+	})
+	t.Run("a client's excess is refused at once with 429, the total's with 503", func(t *testing.T) {
+		t.Parallel()
+		q := newHashQueue(2)
+		a1 := mustAcquire(t, q, "a", bounded)
+		b1 := mustAcquire(t, q, "b", bounded)
+		order := make(chan string, 3)
+		enqueue(t, q, "a", "a2", bounded, order)
+		enqueue(t, q, "a", "a3", bounded, order)
+		var rl *RateLimitError
+		if _, err := q.acquire(ctx, "a", bounded); !errors.As(err, &rl) || rl.RetryAfter < time.Second {
+			t.Errorf("a's third waiter: %v", err)
+		}
+		enqueue(t, q, "c", "c1", bounded, order)
+		var ov *OverloadError
+		if _, err := q.acquire(ctx, "d", bounded); !errors.As(err, &ov) || ov.RetryAfter < time.Second {
+			t.Errorf("the fourth waiter in all: %v", err)
+		}
+		a1()
+		b1()
+		for range 3 {
+			if got := <-order; strings.HasPrefix(got, "error") {
+				t.Error(got)
+			}
+		}
+		if running, waiting, clients := q.load(); running+waiting+clients != 0 {
+			t.Errorf("left behind: %d running, %d waiting, %d clients", running, waiting, clients)
+		}
+	})
+	t.Run("the server's own hashing is never refused", func(t *testing.T) {
+		t.Parallel()
+		q := newHashQueue(1)
+		hold := mustAcquire(t, q, "a", bounded)
+		order := make(chan string, 10)
+		for i := range 10 {
+			enqueue(t, q, localClient, fmt.Sprint("local", i), bounded, order)
+		}
+		hold()
+		for range 10 {
+			if got := <-order; strings.HasPrefix(got, "error") {
+				t.Error(got)
+			}
+		}
+	})
 }
 
 // Not parallel: it measures time, and other tests' hashing on the same cores is noise.

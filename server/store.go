@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -28,6 +27,14 @@ type Session struct {
 	ExpiresAt    time.Time // absolute lifetime of the family (--refresh-ttl)
 	RevokedAt    time.Time // zero while live
 	RevokeReason string    // RevokeLogout, RevokeReuse, …; empty while live
+
+	// What the sessions list shows (server/sessions.go): when the family last rotated (zero
+	// before its first refresh), and the client's address and User-Agent at login. A store
+	// may write RefreshedAt up to a second after the rotation, but its own Session and
+	// UserSessions show it at once.
+	RefreshedAt time.Time
+	ClientAddr  string
+	UserAgent   string
 }
 
 // Revoke reasons stored with a session.
@@ -36,6 +43,8 @@ const (
 	RevokeReuse           = "reuse"
 	RevokeUserDeleted     = "user-deleted"
 	RevokePasswordChanged = "password-changed"
+	RevokeByUser          = "revoked-by-user"  // the owner ended it from another session
+	RevokeByAdmin         = "revoked-by-admin" // an admin ended it (API or `authctl user revoke`)
 )
 
 // Revoked reports whether the session has been revoked.
@@ -59,6 +68,21 @@ type SigningKey struct {
 	Active    bool      // the key new tokens are signed with (one per Alg)
 	RetireAt  time.Time // zero: no retirement planned; after it the key is not used at all
 }
+
+// ServerSetting is a fact the serving processes record in the store for the commands that
+// work on it (`authctl keys rotate` reads how the servers sign).
+type ServerSetting struct {
+	Name, Value string
+	UpdatedAt   time.Time
+}
+
+// SpentTokensKept is how many of a family's newest spent refresh tokens a Store keeps for
+// reuse detection: Rotate trims the older ones, so that a family holds at most
+// 2 × SpentTokensKept spent tokens and its live one however often it is refreshed. Presenting
+// any kept spent token outside the grace window is detected as reuse; an older one is only
+// unknown (README "Security notes"). At the default access TTL a client refreshes every five
+// minutes, so 32 covers more than two and a half hours of its use.
+const SpentTokensKept = 32
 
 // Revocation says that a session was revoked at a time.
 type Revocation struct {
@@ -89,6 +113,11 @@ type RotateResult struct {
 //
 // Times are passed in by the caller so that tests control the clock; implementations store
 // them with at least millisecond precision and return them in UTC.
+//
+// Admin changes are audited in the transaction that makes them: when ctx carries an Actor
+// (WithActor, server/audit.go), CreateUser, SetPassword, DeleteUser, RevokeSession,
+// RevokeUserSessions and RotateSigningKey each also store one AuditEvent saying what they
+// did, and commit both or neither.
 type Store interface {
 	// CreateUser adds a user; ErrUserExists when the name is taken.
 	CreateUser(ctx context.Context, name, role, passwordHash string, now time.Time) (User, error)
@@ -115,14 +144,15 @@ type Store interface {
 	SessionByToken(ctx context.Context, hash []byte) (Session, error)
 	// Rotate spends a refresh token atomically: of any number of concurrent calls presenting
 	// the same token, exactly one inserts the successor, in the same transaction that marks
-	// the presented token used. The rules, in order:
-	//   - unknown hash: ErrNotFound;
-	//   - family revoked: ErrSessionRevoked; family past ExpiresAt: ErrSessionExpired;
-	//   - token unused: mark it used at Now, insert Next (parent = Presented) → RotateResult;
-	//   - token used at most Grace ago and its child (the token whose parent it is) still
-	//     unused: RotateResult with Replayed = true, nothing written;
-	//   - otherwise (reuse): revoke the family with RevokeReuse, commit, and return the
-	//     RotateResult (so the caller can log who) together with ErrReuseDetected.
+	// the presented token used. The store loads the RotationFacts under its lock and applies
+	// DecideRotation (server/rotation.go), which holds the rules and their order:
+	//   - RotationFresh: mark the token used at Now, insert Next (parent = Presented) → RotateResult;
+	//     and keep the family's spent tokens to the newest SpentTokensKept (at least) and
+	//     2 × SpentTokensKept (at most), deleting older ones in the same transaction;
+	//   - RotationReplay: RotateResult with Replayed = true, nothing written;
+	//   - RotationReuse: revoke the family with RevokeReuse, commit, and return the
+	//     RotateResult (so the caller can log who) together with ErrReuseDetected;
+	//   - otherwise the outcome's error (ErrNotFound, ErrSessionRevoked, ErrSessionExpired).
 	// Serialization failures and busy databases are retried inside the store.
 	Rotate(ctx context.Context, req RotateRequest) (RotateResult, error)
 	// RevokeSession revokes a live session (idempotent: a revoked one keeps its first time
@@ -130,9 +160,35 @@ type Store interface {
 	RevokeSession(ctx context.Context, id, reason string, now time.Time) (Session, error)
 	// RevokedSince lists sessions revoked at or after since, for other processes' caches.
 	RevokedSince(ctx context.Context, since time.Time) ([]Revocation, error)
+	// UserSessions lists the user's sessions that have not expired at now, revoked ones
+	// included, newest first, at most limit of them.
+	UserSessions(ctx context.Context, userID int64, now time.Time, limit int) ([]Session, error)
+	// RevokeUserSessions revokes every live session of the user with reason, in one
+	// transaction, and returns the ids of the sessions it revoked (none: an empty list).
+	RevokeUserSessions(ctx context.Context, userID int64, reason string, now time.Time) ([]string, error)
+	// AuditSince lists the audit events stored at or after since, in the order (time, id),
+	// at most limit of them; of those at exactly since only the ones with an id above
+	// afterID (0: all), so that a reader pages on from the last event it got.
+	AuditSince(ctx context.Context, since time.Time, afterID int64, limit int) ([]AuditEvent, error)
 	// DeleteExpired removes sessions (and their tokens) whose ExpiresAt is before the time;
 	// it returns how many sessions went.
 	DeleteExpired(ctx context.Context, before time.Time) (int64, error)
+	// PruneSessions deletes, with their tokens, at most limit sessions that ended before
+	// endedBefore: expired (ExpiresAt) or revoked (RevokedAt) before it. It returns how many
+	// went; fewer than limit means none is left. Rows another transaction holds may be
+	// skipped until the next call. Rotate, for its part, keeps a family's spent tokens down
+	// to the newest SpentTokensKept (see SpentTokensKept).
+	PruneSessions(ctx context.Context, endedBefore time.Time, limit int) (int64, error)
+
+	// Probe proves that the store takes writes: it commits a small write, and checks what
+	// else the store knows can make writes go astray (the SQLite store: that its file is
+	// still the one it opened). /readyz answers from it.
+	Probe(ctx context.Context, now time.Time) error
+	// SetServerSetting records a fact about the serving processes (ServerSettingSigning),
+	// replacing what was recorded under the name.
+	SetServerSetting(ctx context.Context, name, value string, now time.Time) error
+	// ServerSetting returns what was last recorded under name; ErrNotFound when nothing was.
+	ServerSetting(ctx context.Context, name string) (ServerSetting, error)
 
 	// Secret returns the named server secret, creating it with generate when absent; when
 	// several processes race, all get the first one stored.
@@ -150,14 +206,3 @@ type Store interface {
 
 	Close() error
 }
-
-// Errors returned by stores and the Service. Adapters map them to status codes.
-var (
-	ErrNotFound       = errors.New("not found")
-	ErrUserExists     = errors.New("user already exists")
-	ErrSessionRevoked = errors.New("session revoked")
-	ErrSessionExpired = errors.New("session expired")
-	ErrReuseDetected  = errors.New("refresh token reuse detected")
-	// ErrUnavailable wraps a store failure that is not the caller's fault (database down).
-	ErrUnavailable = errors.New("store unavailable")
-)

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -70,6 +72,30 @@ func TestTokenCache(t *testing.T) {
 			t.Error("the newest entry is missing")
 		}
 	})
+	t.Run("a full cache drops expired entries before live ones", func(t *testing.T) {
+		t.Parallel()
+		c := NewTokenCache(cacheShards * 8) // 8 a shard
+		old := testClaims()
+		old.ExpiresAt = jwt.NewNumericDate(testNow.Add(-time.Second))
+		live := testClaims()
+		for i := range 2000 {
+			if i%2 == 0 {
+				c.Put(fmt.Sprint("old", i), &old)
+			} else {
+				c.Put(fmt.Sprint("live", i), &live)
+			}
+		}
+		// Each shard kept its newest live entries; the expired ones went first.
+		kept := 0
+		for i := 1999; i > 1999-2*cacheShards; i -= 2 {
+			if _, ok := c.Get(fmt.Sprint("live", i), testNow); ok {
+				kept++
+			}
+		}
+		if kept < cacheShards/2 {
+			t.Errorf("only %d of the %d newest live tokens kept", kept, cacheShards)
+		}
+	})
 	t.Run("concurrent use is safe", func(t *testing.T) {
 		t.Parallel()
 		c := NewTokenCache(128)
@@ -87,6 +113,44 @@ func TestTokenCache(t *testing.T) {
 		}
 		wg.Wait()
 	})
+}
+
+// Not parallel: it measures the heap. The count bound is only a memory bound if an entry
+// is small; the cache used to key entries by the whole token, about 2 KiB each.
+func TestTokenCacheEntriesAreSmall(t *testing.T) {
+	const n = 10_000
+	c := NewTokenCache(2 * n) // room for uneven shards: every entry stays
+	payload := func(i int) []byte {
+		return fmt.Appendf(nil, `{"iss":"https://auth.example.com:8443","sub":"%d","aud":["authctl"],`+
+			`"exp":%d,"nbf":%d,"iat":%d,"jti":"%022d","client_id":"authctl",`+
+			`"name":"user-with-a-long-name-%042d","role":"administrator","sid":"%022d"}`,
+			i, testNow.Add(time.Hour).Unix(), testNow.Unix(), testNow.Unix(), i, i, i)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for i := range n {
+		// Claims decoded as the verifier does, from a token about as long as an RS256 one.
+		var cl AccessClaims
+		if err := json.Unmarshal(payload(i), &cl); err != nil {
+			t.Fatal(err)
+		}
+		tok := fmt.Sprintf("%0900d", i)
+		c.Put(tok, &cl)
+	}
+	if got := c.len(); got != n {
+		t.Fatalf("%d entries", got)
+	}
+	per := (heap() - before) / n
+	t.Logf("%d bytes per cached token", per)
+	if per > 1024 {
+		t.Errorf("%d bytes per cached token; want at most 1 KiB", per)
+	}
+	runtime.KeepAlive(c)
 }
 
 func (c *TokenCache) len() int {

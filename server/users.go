@@ -9,12 +9,6 @@ import (
 	"unicode/utf8"
 )
 
-// Validation errors for user management.
-var (
-	ErrInvalidUsername = errors.New("invalid username: use 1–64 characters from A–Z a–z 0–9 . _ @ -")
-	ErrWeakPassword    = errors.New("password too short: use at least 8 characters")
-)
-
 const (
 	minPasswordLen = 8
 	maxPasswordLen = 1024 // argon2 takes any length; this only bounds the work one request asks for
@@ -92,9 +86,10 @@ func DeleteUser(ctx context.Context, st Store, name string, now time.Time) error
 	return nil
 }
 
-// EnsureAdmin creates the user "admin" on an empty store, with the password from
-// AUTHCTL_ADMIN_PASSWORD or, when that is unset, a random one printed once to stderr.
-func EnsureAdmin(ctx context.Context, st Store, h *PasswordHasher, getenv func(string) string, stderr io.Writer, now time.Time) error {
+// EnsureAdmin creates the user "admin" on an empty store with password or, when password is
+// empty, a random one printed once to stderr. The caller decides where a chosen password
+// comes from (serve reads AUTHCTL_ADMIN_PASSWORD); the domain reads no environment.
+func EnsureAdmin(ctx context.Context, st Store, h *PasswordHasher, password string, stderr io.Writer, now time.Time) error {
 	n, err := st.CountUsers(ctx)
 	if err != nil {
 		return fmt.Errorf("count users: %w", err)
@@ -102,23 +97,22 @@ func EnsureAdmin(ctx context.Context, st Store, h *PasswordHasher, getenv func(s
 	if n > 0 {
 		return nil
 	}
-	pw := getenv("AUTHCTL_ADMIN_PASSWORD")
-	generated := pw == ""
+	generated := password == ""
 	if generated {
-		if pw, err = randomToken(18); err != nil {
+		if password, err = randomToken(18); err != nil {
 			return err
 		}
 	}
-	if _, err := AddUser(ctx, st, h, "admin", "admin", pw, now); err != nil {
+	if _, err := AddUser(ctx, st, h, "admin", "admin", password, now); err != nil {
 		if errors.Is(err, ErrUserExists) { // another process created it first
 			return nil
 		}
 		return fmt.Errorf("create admin: %w", err)
 	}
 	if generated {
-		fmt.Fprintf(stderr, "authctl: created user admin with password %s (shown once; change it with `authctl user passwd admin`)\n", pw)
+		fmt.Fprintf(stderr, "authctl: created user admin with password %s (shown once; change it with `authctl user passwd admin`)\n", password)
 	} else {
-		fmt.Fprintln(stderr, "authctl: created user admin with the password from AUTHCTL_ADMIN_PASSWORD")
+		fmt.Fprintln(stderr, "authctl: created user admin with the password supplied")
 	}
 	return nil
 }

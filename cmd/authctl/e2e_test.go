@@ -39,7 +39,7 @@ type serveProc struct {
 	log bytes.Buffer
 }
 
-var listening = regexp.MustCompile(`listening on (https?://\S+)`)
+var listening = regexp.MustCompile(`listening on (https?://[^\s"]+)`)
 
 const adminPassword = "admin-password"
 
@@ -117,9 +117,18 @@ func (a answer) json(t *testing.T) map[string]any {
 
 func call(t *testing.T, method, url, contentType, body string, header ...string) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	a, err := tryCall(method, url, contentType, body, header...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return a
+}
+
+// tryCall is call for goroutines other than the test's own, which must not call t.Fatal.
+func tryCall(method, url, contentType, body string, header ...string) (answer, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return answer{}, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -129,11 +138,14 @@ func call(t *testing.T, method, url, contentType, body string, header ...string)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, resp.Header, b}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return answer{}, fmt.Errorf("%s %s: read body: %w", method, url, err)
+	}
+	return answer{resp.StatusCode, resp.Header, b}, nil
 }
 
 type tokens struct {
@@ -142,25 +154,59 @@ type tokens struct {
 
 func login(t *testing.T, base, user, pw string) tokens {
 	t.Helper()
-	a := call(t, "POST", base+"/api/auth/login", "application/json", fmt.Sprintf(`{"username":%q,"password":%q}`, user, pw))
-	if a.Status != 200 {
-		t.Fatalf("login: %d %s", a.Status, a.Body)
+	tok, a, err := tryLogin(base, user, pw)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if a.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("token response Cache-Control %q", a.Header.Get("Cache-Control"))
 	}
-	m := a.json(t)
-	return tokens{m["access_token"].(string), m["refresh_token"].(string)}
+	return tok
+}
+
+// tryLogin is login for goroutines other than the test's own; anything but a 200 token
+// response is an error.
+func tryLogin(base, user, pw string) (tokens, answer, error) {
+	a, err := tryCall("POST", base+"/api/auth/login", "application/json", fmt.Sprintf(`{"username":%q,"password":%q}`, user, pw))
+	if err != nil {
+		return tokens{}, a, err
+	}
+	if a.Status != 200 {
+		return tokens{}, a, fmt.Errorf("login: %d %s", a.Status, a.Body)
+	}
+	tok, err := tokensOf(a)
+	return tok, a, err
 }
 
 func refresh(t *testing.T, base, rt string) (tokens, answer) {
 	t.Helper()
-	a := call(t, "POST", base+"/api/auth/refresh", "application/json", fmt.Sprintf(`{"refresh_token":%q}`, rt))
-	if a.Status != 200 {
-		return tokens{}, a
+	tok, a, err := tryRefresh(base, rt)
+	if err != nil {
+		t.Fatal(err)
 	}
-	m := a.json(t)
-	return tokens{m["access_token"].(string), m["refresh_token"].(string)}, a
+	return tok, a
+}
+
+// tryRefresh is refresh for goroutines other than the test's own. A refused refresh is not an
+// error: the answer says what happened.
+func tryRefresh(base, rt string) (tokens, answer, error) {
+	a, err := tryCall("POST", base+"/api/auth/refresh", "application/json", fmt.Sprintf(`{"refresh_token":%q}`, rt))
+	if err != nil || a.Status != 200 {
+		return tokens{}, a, err
+	}
+	tok, err := tokensOf(a)
+	return tok, a, err
+}
+
+func tokensOf(a answer) (tokens, error) {
+	var m struct {
+		Access  string `json:"access_token"`
+		Refresh string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(a.Body, &m); err != nil || m.Access == "" || m.Refresh == "" {
+		return tokens{}, fmt.Errorf("not a token response: %s", a.Body)
+	}
+	return tokens{m.Access, m.Refresh}, nil
 }
 
 func weather(t *testing.T, base, access string) answer {
@@ -226,7 +272,11 @@ func TestServeRefreshRotation(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				tok, a := refresh(t, s.URL, t0.Refresh)
+				tok, a, err := tryRefresh(s.URL, t0.Refresh)
+				if err != nil {
+					t.Error(err)
+					return
+				}
 				got[i], status[i] = tok.Refresh, a.Status
 			}()
 		}
@@ -263,7 +313,7 @@ func TestServeRevocationFromAnotherProcess(t *testing.T) {
 		t.Fatalf("user add: %v %s", err, out)
 	}
 	tok := login(t, s.URL, "erin", "erin-password")
-	if out, err := exec.Command(bin, "user", "delete", "erin", "--db", db).CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, "user", "delete", "erin", "--yes", "--db", db).CombinedOutput(); err != nil {
 		t.Fatalf("user delete: %v %s", err, out)
 	}
 	start := time.Now()
@@ -280,10 +330,11 @@ func TestServeRestartKeepsKeysAndSessions(t *testing.T) {
 	t.Parallel()
 	db := tempDB(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		s := startServe(t, db)
+		// One public URL, hence one issuer, across the restart on another port.
+		s := startServe(t, db, "--public-url", "https://authctl.example")
 		tok := login(t, s.URL, "admin", adminPassword)
 		s.stop(sig)
-		s2 := startServe(t, db)
+		s2 := startServe(t, db, "--public-url", "https://authctl.example")
 		if a := weather(t, s2.URL, tok.Access); a.Status != 200 {
 			t.Errorf("after %v: the old access token: %d %s", sig, a.Status, a.Body)
 		}

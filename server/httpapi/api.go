@@ -29,6 +29,15 @@ type Config struct {
 	// the base is the scheme and Host of the metadata request itself. Forwarded headers are
 	// not trusted: behind a TLS-terminating proxy, set --issuer to the public URL.
 	Issuer string
+	// Web serves the built-in browser client at / (README "Browser").
+	Web bool
+	// PublicURL is the URL browsers use to reach the server. The browser mode of the auth
+	// endpoints takes from it the origin that cookie-carrying calls must come from, and
+	// whether the cookie is Secure; empty means the origin each request was sent to, and
+	// Secure exactly when the connection is TLS.
+	PublicURL string
+	// Requests, when set, is told about every answered request (server/metrics counts them).
+	Requests RequestObserver
 }
 
 // MaxBody is the largest request body accepted.
@@ -47,11 +56,11 @@ func New(svc *server.Service, cfg Config, log *slog.Logger) http.Handler {
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, svc, cfg, log)
-	var h http.Handler = mux
+	var h http.Handler = routed(mux)
 	h = limitBody(h)
 	h = cors(cfg.CORSOrigins)(h)
 	h = recoverPanics(log)(h)
-	h = accessLog(log)(h)
+	h = accessLog(log, cfg.Requests)(h)
 	return h
 }
 
@@ -211,17 +220,25 @@ func decodeError(err error) error {
 //     code keeps RFC 6749's name for bad resource-owner credentials.
 //   - A *server.RateLimitError is 429 slow_down (the IANA-registered OAuth code for "retry
 //     more slowly") with Retry-After in whole seconds, rounded up.
-//   - ErrUnavailable and a cancelled request are 503 temporarily_unavailable.
+//   - A *server.OverloadError (too many logins waiting for a password hash) is 503
+//     temporarily_unavailable with its Retry-After, not logged: the Service sums them up.
+//   - ErrUnavailable and a cancelled request are 503 temporarily_unavailable. Only
+//     ErrUnavailable is logged at ERROR: the domain never wraps a client's mistake in it.
 //   - Anything else is a logged 500 with a generic description.
 func fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var ae *apiError
 	var rl *server.RateLimitError
+	var ov *server.OverloadError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &rl):
 		secs := int64((rl.RetryAfter + 999_999_999) / 1_000_000_000)
 		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 		ae = &apiError{Status: http.StatusTooManyRequests, Code: "slow_down", Description: "too many failed logins; try again later"}
+	case errors.As(err, &ov):
+		secs := int64((ov.RetryAfter + 999_999_999) / 1_000_000_000)
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+		ae = &apiError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "too many logins at once; try again shortly"}
 	case errors.Is(err, server.ErrInvalidCredentials):
 		ae = &apiError{Status: http.StatusUnauthorized, Code: "invalid_grant", Description: "invalid username or password"}
 	case errors.Is(err, server.ErrInvalidGrant):
@@ -241,8 +258,12 @@ func fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = &apiError{Status: http.StatusInternalServerError, Code: "server_error", Description: "internal error"}
 	}
-	if ae.Status == http.StatusUnauthorized && ae.Code == "invalid_token" {
+	switch {
+	case ae.Status == http.StatusUnauthorized && ae.Code == "invalid_token":
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+ae.Description+`"`)
+	case ae.Code == "invalid_client" && r.Header.Get("Authorization") != "":
+		// RFC 6749 §5.2: a client that tried HTTP authentication gets the scheme it may use.
+		w.Header().Set("WWW-Authenticate", `Basic realm="authctl"`)
 	}
 	if ae.Status == http.StatusRequestEntityTooLarge || ae.Status == http.StatusUnsupportedMediaType {
 		// The unread rest of the body would otherwise be parsed as the next request.

@@ -1,13 +1,14 @@
 package httpapi
 
 import (
-	"errors"
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authctl/authctl/server"
@@ -90,7 +91,7 @@ func handleLogin(svc *server.Service, log *slog.Logger) http.Handler {
 			fail(w, r, log, err)
 			return
 		}
-		t, err := svc.Login(r.Context(), req.Username, req.Password, clientAddr(r))
+		t, err := svc.LoginFrom(r.Context(), req.Username, req.Password, clientInfo(r))
 		if err != nil {
 			fail(w, r, log, err)
 			return
@@ -227,7 +228,7 @@ func handleClassicLogin(svc *server.Service, log *slog.Logger) http.Handler {
 			fail(w, r, log, err)
 			return
 		}
-		t, err := svc.Login(r.Context(), req.UserName, req.Password, clientAddr(r))
+		t, err := svc.LoginFrom(r.Context(), req.UserName, req.Password, clientInfo(r))
 		if err != nil {
 			fail(w, r, log, err)
 			return
@@ -244,7 +245,9 @@ func handleClassicRefresh(svc *server.Service, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[request](r)
 		if err == nil {
-			err = required("refreshToken", req.RefreshToken)
+			// jwtToken is required: without it the check that the session belongs to the
+			// token's user would be skipped, and the classic client always sends it.
+			err = required("jwtToken", req.JWTToken, "refreshToken", req.RefreshToken)
 		}
 		if err != nil {
 			fail(w, r, log, err)
@@ -282,9 +285,16 @@ func parseForm(r *http.Request) error {
 
 // checkClient admits the one public client (RFC 6749 §2.1), identified by a client_id
 // parameter, by HTTP Basic with an empty secret (what OAuth libraries send in their
-// header-auth mode, the id form-encoded per §2.3.1), or not at all.
+// header-auth mode, the id form-encoded per §2.3.1), or not at all. Basic credentials that
+// do not even decode are a failed client authentication (§5.2), not an absent one: a client
+// that meant to authenticate must learn that it did not.
 func checkClient(r *http.Request, want string) error {
 	id := r.PostForm.Get("client_id")
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Basic") {
+		if _, _, ok := r.BasicAuth(); !ok {
+			return &apiError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "malformed Basic client credentials"}
+		}
+	}
 	if user, pass, ok := r.BasicAuth(); ok {
 		u, err1 := url.QueryUnescape(user)
 		p, err2 := url.QueryUnescape(pass)
@@ -320,9 +330,6 @@ func handleOAuthToken(svc *server.Service, log *slog.Logger) http.Handler {
 			}
 		}
 		if err != nil {
-			if ae, ok := errors.AsType[*apiError](err); ok && ae.Code == "invalid_client" && r.Header.Get("Authorization") != "" {
-				w.Header().Set("WWW-Authenticate", `Basic realm="authctl"`) // RFC 6749 §5.2
-			}
 			fail(w, r, log, err)
 			return
 		}
@@ -336,11 +343,10 @@ func handleOAuthToken(svc *server.Service, log *slog.Logger) http.Handler {
 }
 
 // handleOAuthRevoke is RFC 7009: 200 whether or not the token was known, so that the
-// answer tells a token thief nothing. The two kinds of token are told apart by form (a JWT
-// has two dots; a refresh token is base64url), so token_type_hint is accepted and not
-// needed. A refresh token revokes its whole session. An access token that still verifies
-// revokes its session too (its sid is refused from then on); an expired or invalid one is
-// ignored, since it grants nothing any more.
+// answer tells a token thief nothing. server.Service.Revoke tells the two kinds of token
+// apart by form, so token_type_hint is accepted and not needed. A refresh token revokes its
+// whole session; so does an access token that still verifies (its sid is refused from then
+// on); anything else is ignored, since it grants nothing.
 func handleOAuthRevoke(svc *server.Service, log *slog.Logger) http.Handler {
 	clientID := svc.Config().ClientID
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -356,13 +362,7 @@ func handleOAuthRevoke(svc *server.Service, log *slog.Logger) http.Handler {
 			fail(w, r, log, err)
 			return
 		}
-		if strings.Count(tok, ".") == 2 {
-			err = svc.RevokeAccessToken(r.Context(), tok)
-		} else {
-			err = svc.Logout(r.Context(), tok)
-		}
-		if err != nil && !errors.Is(err, server.ErrInvalidGrant) && !errors.Is(err, server.ErrInvalidToken) &&
-			!errors.Is(err, server.ErrTokenExpired) {
+		if err := svc.Revoke(r.Context(), tok); err != nil {
 			fail(w, r, log, err) // the store is down: 503, and the client may retry (RFC 7009 §2.2.1)
 			return
 		}
@@ -383,7 +383,38 @@ func handleJWKS(svc *server.Service) http.Handler {
 	})
 }
 
-// handleMetadata is RFC 8414. See Config.Issuer for where the URLs come from.
+// metadataMaxAge is how long the metadata may be cached. It changes only when the server is
+// restarted with another configuration, and clients fetch it once per session or so.
+const metadataMaxAge = "public, max-age=300"
+
+// metadataBase is the base of the endpoint URLs in the RFC 8414 metadata: the configured
+// public URL, else the issuer when it is a URL (RFC 8414 §3.3 wants the two equal); "" when
+// neither is. Never the Host header of a request, which any client chooses: a cached or
+// proxied metadata document built from it could send token requests to another host.
+func metadataBase(cfg Config) string {
+	for _, u := range []string{cfg.PublicURL, cfg.Issuer} {
+		if p, err := url.Parse(u); err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" {
+			return strings.TrimRight(u, "/")
+		}
+	}
+	return ""
+}
+
+// metadataPaths are where the metadata is served: the well-known path and, for an issuer
+// with a path component, the RFC 8414 §3.1 form with that path appended, which is where
+// clients that derive the location from the issuer look.
+func metadataPaths(cfg Config) []string {
+	paths := []string{"/.well-known/oauth-authorization-server"}
+	if u, err := url.Parse(cfg.Issuer); err == nil && u.Host != "" {
+		if p := strings.TrimRight(u.EscapedPath(), "/"); p != "" {
+			paths = append(paths, paths[0]+p)
+		}
+	}
+	return paths
+}
+
+// handleMetadata is RFC 8414: the issuer exactly as the tokens carry it, and the endpoint
+// URLs under metadataBase.
 func handleMetadata(cfg Config) http.Handler {
 	type metadata struct {
 		Issuer                string   `json:"issuer"`
@@ -395,21 +426,16 @@ func handleMetadata(cfg Config) http.Handler {
 		TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
 		RevocationAuthMethods []string `json:"revocation_endpoint_auth_methods_supported"`
 	}
+	base := metadataBase(cfg)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		base := strings.TrimRight(cfg.Issuer, "/")
-		if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-			scheme := "http"
-			if r.TLS != nil {
-				scheme = "https"
-			}
-			base = scheme + "://" + r.Host
+		if base == "" {
+			encode(w, http.StatusNotFound, &apiError{Code: "not_found",
+				Description: "no metadata: the issuer is not a URL and no public URL is configured (--public-url)"})
+			return
 		}
-		issuer := cfg.Issuer
-		if issuer == "" {
-			issuer = base
-		}
+		w.Header().Set("Cache-Control", metadataMaxAge)
 		encode(w, http.StatusOK, metadata{
-			Issuer:                issuer,
+			Issuer:                cfg.Issuer,
 			TokenEndpoint:         base + "/oauth/token",
 			RevocationEndpoint:    base + "/oauth/revoke",
 			JWKSURI:               base + "/.well-known/jwks.json",
@@ -421,17 +447,56 @@ func handleMetadata(cfg Config) http.Handler {
 	})
 }
 
-func handleHealth(svc *server.Service, log *slog.Logger) http.Handler {
-	type response struct {
-		Status string `json:"status"`
-	}
+// healthStatus is the body of a healthy /healthz or /readyz.
+type healthStatus struct {
+	Status string `json:"status"`
+}
+
+// handleLive is /healthz, liveness: the process is up and serving HTTP. It asks nothing of
+// the store, so a stalled database cannot make it hang, and an orchestrator does not
+// restart a healthy process because its database is away; that is /readyz's business.
+func handleLive() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		if err := svc.Health(r.Context()); err != nil {
-			fail(w, r, log, err)
+		encode(w, http.StatusOK, healthStatus{Status: "ok"})
+	})
+}
+
+// readyTimeout bounds /readyz's probe, so that a stalled database gives a prompt 503
+// rather than a probe that times out on the caller's side.
+const readyTimeout = 2 * time.Second
+
+// ready calls Service.Ready once the store's write probe exists, the read-only Health until then.
+func ready(ctx context.Context, svc *server.Service) error {
+	if rd, ok := any(svc).(interface{ Ready(context.Context) error }); ok {
+		return rd.Ready(ctx)
+	}
+	return svc.Health(ctx)
+}
+
+// handleReady is /readyz: 200 only when the store takes a write and the signing keys are
+// loaded (Service.Ready), else 503 with Retry-After. The answer names no cause, since the
+// endpoint is open to anyone; the log does, once per change rather than per probe, as
+// orchestrators probe every few seconds.
+func handleReady(svc *server.Service, log *slog.Logger) http.Handler {
+	var down atomic.Bool
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := ready(ctx, svc); err != nil {
+			if !down.Swap(true) {
+				log.Warn("not ready", "err", err)
+			}
+			w.Header().Set("Retry-After", "1")
+			encode(w, http.StatusServiceUnavailable, &apiError{Code: "temporarily_unavailable",
+				Description: "not ready: the database does not take writes or the signing keys are not loaded"})
 			return
 		}
-		encode(w, http.StatusOK, response{Status: "ok"})
+		if down.Swap(false) {
+			log.Info("ready again")
+		}
+		encode(w, http.StatusOK, healthStatus{Status: "ok"})
 	})
 }
 

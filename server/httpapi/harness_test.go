@@ -100,7 +100,7 @@ func newHarness(t testing.TB, opts ...option) *harness {
 
 	cfg := server.DefaultConfig()
 	cfg.Argon2 = server.Argon2Params{Memory: 64, Time: 1, Threads: 1}
-	cfg.Limits = server.LimitConfig{UserBurst: 1 << 30, AddrBurst: 1 << 30, PerUser: 1e9, PerAddr: 1e9}
+	cfg.Limits = server.LimitConfig{UserBurst: 1 << 30, AddrBurst: 1 << 30, PerUser: 1e9, PerAddr: 1e9, MaxKeys: 10_000}
 	cfg.Now = clk.Now
 	var hcfg Config
 	for _, o := range opts {

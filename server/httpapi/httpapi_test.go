@@ -168,9 +168,9 @@ func TestClassicFlow(t *testing.T) {
 		t.Errorf("WeatherForecast with the refreshed token, scheme in capitals: %d %s", a.Status, a.Body)
 	}
 
-	t.Run("refreshjwt works without the old access token", func(t *testing.T) {
+	t.Run("refreshjwt requires the old access token", func(t *testing.T) {
 		a := h.call(t, "POST", "/api/JWT/refreshjwt", jsonType, fmt.Sprintf(`{"refreshToken":%q}`, fresh.RefreshToken))
-		if a.Status != 200 {
+		if a.Status != 400 || a.errorCode() != "invalid_request" || !strings.Contains(a.Body, "jwtToken") {
 			t.Errorf("%d %s", a.Status, a.Body)
 		}
 	})
@@ -306,13 +306,14 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("%d %s", a.Status, a.Body)
 		}
 	})
-	t.Run("metadata advertises the endpoints under the request's own base", func(t *testing.T) {
+	t.Run("metadata advertises the endpoints under the issuer URL", func(t *testing.T) {
 		m := h.call(t, "GET", "/.well-known/oauth-authorization-server", "", "").json(t)
+		iss := server.DefaultConfig().Issuer
 		want := map[string]any{
-			"issuer":                                     "authctl",
-			"token_endpoint":                             h.url + "/oauth/token",
-			"revocation_endpoint":                        h.url + "/oauth/revoke",
-			"jwks_uri":                                   h.url + "/.well-known/jwks.json",
+			"issuer":                                     iss,
+			"token_endpoint":                             iss + "/oauth/token",
+			"revocation_endpoint":                        iss + "/oauth/revoke",
+			"jwks_uri":                                   iss + "/.well-known/jwks.json",
 			"grant_types_supported":                      []any{"refresh_token"},
 			"response_types_supported":                   []any{},
 			"token_endpoint_auth_methods_supported":      []any{"none"},
@@ -329,13 +330,13 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("%v", m)
 		}
 	})
-	t.Run("healthz is ok while the store answers and 503 once it is gone", func(t *testing.T) {
+	t.Run("readyz is ok while the store answers and 503 once it is gone", func(t *testing.T) {
 		h := newHarness(t).serve(t)
-		if a := h.call(t, "GET", "/healthz", "", ""); a.Status != 200 || strings.TrimSpace(a.Body) != `{"status":"ok"}` {
+		if a := h.call(t, "GET", "/readyz", "", ""); a.Status != 200 || strings.TrimSpace(a.Body) != `{"status":"ok"}` {
 			t.Fatalf("%d %s", a.Status, a.Body)
 		}
 		h.store.Close()
-		a := h.call(t, "GET", "/healthz", "", "")
+		a := h.call(t, "GET", "/readyz", "", "")
 		if a.Status != 503 || a.errorCode() != "temporarily_unavailable" || a.Header.Get("Retry-After") == "" {
 			t.Errorf("%d %v %s", a.Status, a.Header, a.Body)
 		}
@@ -389,7 +390,7 @@ func TestBearerAuthentication(t *testing.T) {
 
 func TestLoginErrors(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, withLimits(server.LimitConfig{UserBurst: 2, PerUser: 1e-6, AddrBurst: 1 << 30, PerAddr: 1e9}))
+	h := newHarness(t, withLimits(server.LimitConfig{UserBurst: 2, PerUser: 1e-6, AddrBurst: 1 << 30, PerAddr: 1e9, MaxKeys: 100}))
 	cases := []struct {
 		name, body string
 		status     int

@@ -3,10 +3,8 @@ package httpapi
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
@@ -25,44 +23,6 @@ func limitBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		next.ServeHTTP(w, r)
 	})
-}
-
-// Headers a browser page may read from our answers: the classic client's expiry flag and
-// what it needs to react to 401 and 429.
-const exposedHeaders = "IS-TOKEN-EXPIRED, WWW-Authenticate, Retry-After"
-
-// cors answers preflights and labels answers for the configured origins only (exact match).
-// Other origins, and preflights from them, pass through untouched: without an
-// Access-Control-Allow-Origin the browser refuses the call, which is the point. No
-// credentials mode: the API takes bearer tokens, not cookies.
-func cors(origins []string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if len(origins) == 0 {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := w.Header()
-			// The answer depends on Origin whenever CORS is on, so caches must key on it.
-			h.Add("Vary", "Origin")
-			origin := r.Header.Get("Origin")
-			if origin == "" || !slices.Contains(origins, origin) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			h.Set("Access-Control-Allow-Origin", origin)
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Add("Vary", "Access-Control-Request-Method")
-				h.Add("Vary", "Access-Control-Request-Headers")
-				h.Set("Access-Control-Allow-Methods", "GET, POST")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-				h.Set("Access-Control-Max-Age", "600")
-				w.WriteHeader(http.StatusNoContent)
-				return
-			}
-			h.Set("Access-Control-Expose-Headers", exposedHeaders)
-			next.ServeHTTP(w, r)
-		})
-	}
 }
 
 // headerWatch remembers whether a handler has started its answer, so that recovery does not
@@ -132,36 +92,44 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// accessLog logs one line per request: method, path, status, duration and client address.
-// Never headers (Authorization), bodies (passwords, refresh tokens) or the query string: the
-// API takes no secret in a query, but a misguided client may send ?access_token= anyway
-// (RFC 6750 §2.3), and a log is the wrong place to find out.
-func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
+// accessLog logs one line per request: method, path, status, duration, client address and
+// request id, and for authenticated routes the user and session id; probes (probePaths) at
+// DEBUG, everything else at INFO. Never headers (Authorization), bodies (passwords, refresh
+// tokens) or the query string: the API takes no secret in a query, but a misguided client
+// may send ?access_token= anyway (RFC 6750 §2.3), and a log is the wrong place to find out.
+// It also hands every request to obs (nil: none), and answers with the request's id in
+// X-Request-Id.
+func accessLog(log *slog.Logger, obs RequestObserver) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
+			ri := &requestInfo{id: requestID(r)}
+			w.Header().Set(requestIDHeader, ri.id)
 			sw := &statusWriter{ResponseWriter: w}
-			next.ServeHTTP(sw, r)
+			next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri)))
 			if sw.status == 0 {
 				sw.status = http.StatusOK
 			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)),
-				slog.String("addr", clientAddr(r)))
+			d := time.Since(start)
+			if obs != nil {
+				obs.ObserveRequest(ri.route, sw.status, d)
+			}
+			level := slog.LevelInfo
+			if probePaths[r.URL.Path] {
+				level = slog.LevelDebug
+			}
+			if !log.Enabled(r.Context(), level) {
+				return
+			}
+			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", sw.status), slog.Duration("duration", d),
+				slog.String("addr", clientAddr(r)), slog.String("request_id", ri.id)}
+			if ri.sid != "" {
+				attrs = append(attrs, slog.String("user", ri.user), slog.String("sid", ri.sid))
+			}
+			log.LogAttrs(r.Context(), level, "request", attrs...)
 		})
 	}
-}
-
-// clientAddr is the peer's IP, the key of the per-address login limit. X-Forwarded-For is
-// deliberately ignored: any client can write it, and trusting it would let one attacker
-// spread guesses over invented addresses.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 type claimsKey struct{}
@@ -189,6 +157,7 @@ func requireBearer(svc *server.Service, log *slog.Logger) func(http.Handler) htt
 				fail(w, r, log, err)
 				return
 			}
+			noteClaims(r, claims)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
 		})
 	}

@@ -9,68 +9,6 @@ import (
 	"testing"
 )
 
-func TestCORS(t *testing.T) {
-	t.Parallel()
-	const allowed = "http://localhost:4200"
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	preflight := []string{"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type"}
-	cases := []struct {
-		name    string
-		origins []string
-		method  string
-		header  []string
-		status  int
-		want    map[string]string // "" means absent
-	}{
-		{"a preflight from an allowed origin is answered 204", []string{allowed}, "OPTIONS", append([]string{"Origin", allowed}, preflight...), 204, map[string]string{
-			"Access-Control-Allow-Origin":  allowed,
-			"Access-Control-Allow-Methods": "GET, POST",
-			"Access-Control-Allow-Headers": "Authorization, Content-Type",
-			"Access-Control-Max-Age":       "600",
-			"Vary":                         "Origin",
-		}},
-		{"a preflight from another origin gets no CORS headers", []string{allowed}, "OPTIONS", append([]string{"Origin", "http://evil.example"}, preflight...), 418, map[string]string{
-			"Access-Control-Allow-Origin": "", "Access-Control-Allow-Methods": "", "Access-Control-Allow-Headers": "", "Vary": "Origin",
-		}},
-		{"origins match exactly, not by prefix", []string{allowed}, "OPTIONS", append([]string{"Origin", allowed + ".evil.example"}, preflight...), 418, map[string]string{
-			"Access-Control-Allow-Origin": "",
-		}},
-		{"a request from an allowed origin is labelled and exposes the headers", []string{allowed}, "GET", []string{"Origin", allowed}, 418, map[string]string{
-			"Access-Control-Allow-Origin":   allowed,
-			"Access-Control-Expose-Headers": "IS-TOKEN-EXPIRED, WWW-Authenticate, Retry-After",
-			"Access-Control-Allow-Methods":  "",
-		}},
-		{"a request from another origin is not labelled", []string{allowed}, "GET", []string{"Origin", "http://evil.example"}, 418, map[string]string{
-			"Access-Control-Allow-Origin": "", "Access-Control-Expose-Headers": "",
-		}},
-		{"without configured origins nothing is labelled", nil, "OPTIONS", append([]string{"Origin", allowed}, preflight...), 418, map[string]string{
-			"Access-Control-Allow-Origin": "", "Vary": "",
-		}},
-		{"a plain OPTIONS from an allowed origin is not a preflight", []string{allowed}, "OPTIONS", []string{"Origin", allowed}, 418, map[string]string{
-			"Access-Control-Allow-Origin": allowed, "Access-Control-Allow-Methods": "",
-		}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			r := httptest.NewRequest(c.method, "/api/auth/login", nil)
-			for i := 0; i+1 < len(c.header); i += 2 {
-				r.Header.Set(c.header[i], c.header[i+1])
-			}
-			rec := httptest.NewRecorder()
-			cors(c.origins)(ok).ServeHTTP(rec, r)
-			if rec.Code != c.status {
-				t.Errorf("status %d, want %d", rec.Code, c.status)
-			}
-			for k, v := range c.want {
-				if got := rec.Header().Get(k); got != v {
-					t.Errorf("%s: %q, want %q", k, got, v)
-				}
-			}
-		})
-	}
-}
-
 func TestRecoverPanics(t *testing.T) {
 	t.Parallel()
 	t.Run("a panic becomes a logged 500 JSON answer without the body", func(t *testing.T) {

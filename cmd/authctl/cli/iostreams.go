@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,4 +81,15 @@ func (s *IOStreams) ReadPassword(prompt string) (string, error) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return string(b), nil
+}
+
+// Styles returns the palette, coloured only when these streams allow it.
+func (s *IOStreams) Styles() Styles { return NewStyles(s.ColorEnabled()) }
+
+// writeJSON prints v as indented JSON on stdout: --json output is for scripts, stable
+// and never coloured.
+func writeJSON(ios *IOStreams, v any) error {
+	enc := json.NewEncoder(ios.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

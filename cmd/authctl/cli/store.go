@@ -2,15 +2,50 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/sqlite"
 )
+
+// addDBFlag declares --db on a server-side command or group (serve, user, keys); the
+// subcommands of a group inherit it, and read it with dbFlag.
+func addDBFlag(cmd *cobra.Command, f *Factory) {
+	cmd.PersistentFlags().String("db", f.Getenv("AUTHCTL_DB"), "SQLite file or postgres:// URL (env AUTHCTL_DB; default $XDG_DATA_HOME/authctl/authctl.db)")
+}
+
+// dbFlag is the --db that cmd declared or inherited.
+func dbFlag(cmd *cobra.Command) string {
+	db, _ := cmd.Flags().GetString("db")
+	return db
+}
+
+// StoreOptions are what every command working on the server's store holds: user …, keys ….
+type StoreOptions struct {
+	IO        *IOStreams
+	Now       func() time.Time
+	JSON      bool
+	DB        string                                      // --db
+	OpenStore func(context.Context) (server.Store, error) // opens DB
+}
+
+func (o *StoreOptions) fill(f *Factory, cmd *cobra.Command, _ []string) error {
+	db := dbFlag(cmd)
+	*o = StoreOptions{
+		IO: f.IO, Now: f.Now, JSON: globalsOf(cmd).JSON, DB: db,
+		OpenStore: func(ctx context.Context) (server.Store, error) { return openExistingStore(ctx, f.Getenv, db) },
+	}
+	return nil
+}
 
 // defaultDB is where the embedded store lives when --db is not given:
 // $XDG_DATA_HOME/authctl/authctl.db when set, else the platform's user data dir.
@@ -37,6 +72,34 @@ func defaultDB(getenv func(string) string, goos string) (string, error) {
 		return filepath.Join(home, "AppData", "Local", "authctl", "authctl.db"), nil
 	}
 	return filepath.Join(home, ".local", "share", "authctl", "authctl.db"), nil
+}
+
+// withStore opens --db for fn and closes it after.
+func (o *StoreOptions) withStore(ctx context.Context, fn func(server.Store) error) error {
+	st, err := o.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(st)
+}
+
+// openExistingStore is openStore for the commands that work on the store a server made
+// (user …, keys …): an SQLite file that is not there is a mistyped --db, not a new store
+// to create empty and report as such.
+func openExistingStore(ctx context.Context, getenv func(string) string, db string) (server.Store, error) {
+	if db == "" {
+		var err error
+		if db, err = defaultDB(getenv, runtime.GOOS); err != nil {
+			return nil, err
+		}
+	}
+	if !isPostgresURL(db) {
+		if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no database at %s: check --db (or AUTHCTL_DB); to create one, start `authctl serve --db %s` once", db, db)
+		}
+	}
+	return openStore(ctx, getenv, db)
 }
 
 // isPostgresURL tells a PostgreSQL connection URL from an SQLite file path.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,39 +17,110 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authctl/authctl/client"
+	"github.com/authctl/authctl/jose"
 )
 
-// NewCmdToken is `authctl token decode|verify|print`.
-func NewCmdToken(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Decode, verify and print access tokens"}
-	cmd.AddCommand(newCmdTokenDecode(f), newCmdTokenVerify(f), newCmdTokenPrint(f))
-	return cmd
+// TokenArg is the optional TOKEN argument of decode and verify.
+type TokenArg struct {
+	Token  string // a token, or "-" to read one from stdin
+	Stored bool   // no argument: the stored access token (or AUTHCTL_TOKEN)
 }
 
-// tokenArg reads TOKEN, "-" (stdin) or, with no argument, the stored access token.
-func tokenArg(f *Factory, cmd *cobra.Command, args []string) (string, error) {
-	if len(args) == 1 && args[0] != "-" {
-		return strings.TrimSpace(args[0]), nil
+func tokenArgOf(args []string) TokenArg {
+	if len(args) == 0 {
+		return TokenArg{Stored: true}
 	}
-	if len(args) == 1 {
-		b, err := io.ReadAll(io.LimitReader(f.IO.In, 64<<10))
+	return TokenArg{Token: args[0]}
+}
+
+// read returns the token the argument names.
+func (a TokenArg) read(ctx context.Context, o *ClientOptions) (string, error) {
+	switch {
+	case a.Stored:
+		tok, _, err := call(o, func(c *client.Client) (string, error) {
+			if o.EnvToken != "" {
+				return o.EnvToken, nil
+			}
+			s, err := c.Session(ctx)
+			return s.AccessToken, err
+		})
+		return tok, err
+	case a.Token == "-":
+		b, err := io.ReadAll(io.LimitReader(o.IO.In, maxSecret))
 		if err != nil {
 			return "", fmt.Errorf("read stdin: %w", err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	c, _, err := f.client()
+	return strings.TrimSpace(a.Token), nil
+}
+
+// NewCmdToken is the `authctl token decode|verify|print|sign` group.
+func NewCmdToken(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Decode, verify, print and sign tokens",
+		Example: `  authctl token decode                    # the stored access token
+  authctl token verify                    # against the current server's JWKS
+  curl -H "Authorization: Bearer $(authctl token print)" http://localhost:5000/api/weather
+  authctl token sign --key key.pem --sub alice --exp 10m`,
+	}
+	cmd.AddCommand(NewCmdTokenDecode(f, nil), NewCmdTokenVerify(f, nil), NewCmdTokenPrint(f, nil), NewCmdTokenSign(f, nil))
+	return cmd
+}
+
+// timeText is how authctl shows a point in time to people: RFC 3339 in the local zone,
+// the zone always written (Z for UTC), so that a time copied from one machine means the
+// same on another.
+func timeText(t time.Time) string { return t.Local().Format(time.RFC3339) }
+
+// TokenDecodeOptions are `authctl token decode`'s.
+type TokenDecodeOptions struct {
+	ClientOptions
+	Arg TokenArg
+}
+
+func (o *TokenDecodeOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
+	o.Arg = tokenArgOf(args)
+	return o.ClientOptions.fill(f, cmd, args)
+}
+
+// NewCmdTokenDecode is `authctl token decode [TOKEN|-]`.
+func NewCmdTokenDecode(f *Factory, runF func(context.Context, *TokenDecodeOptions) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "decode [TOKEN|-]",
+		Short: "Show a token's header and claims (the signature is NOT verified)",
+		Long: `Show a token's header and claims, the times as dates with "expires in"/"ago". Without
+an argument: the stored access token (or AUTHCTL_TOKEN); "-" reads one from stdin.
+Nothing is verified: use ` + "`authctl token verify`" + ` for that.`,
+		Example: `  authctl token decode
+  authctl token decode eyJhbGciOi...
+  authctl token print | authctl token decode - --json | jq .claims.exp`,
+		Args: cobra.MaximumNArgs(1),
+	}
+	return newCmd(f, cmd, runF, tokenDecodeRun, nil)
+}
+
+func tokenDecodeRun(ctx context.Context, opts *TokenDecodeOptions) error {
+	tok, err := opts.Arg.read(ctx, &opts.ClientOptions)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if tok := f.Getenv("AUTHCTL_TOKEN"); tok != "" {
-		return tok, nil
-	}
-	s, err := c.Session(cmd.Context())
+	claims, header, err := decodeUnverified(tok)
 	if err != nil {
-		return "", clientErr(c, err)
+		return err
 	}
-	return s.AccessToken, nil
+	ios := opts.IO
+	fmt.Fprintln(ios.ErrOut, "authctl: note: the signature was not verified (use `authctl token verify`)")
+	if opts.JSON {
+		return writeJSON(ios, map[string]any{"header": header, "claims": claims})
+	}
+	sty, now := ios.Styles(), opts.Now()
+	fmt.Fprintln(ios.Out, sty.Title.Render("Header"))
+	printClaims(ios, sty, header, now)
+	fmt.Fprintln(ios.Out, sty.Title.Render("Claims"))
+	printClaims(ios, sty, claims, now)
+	return nil
 }
 
 // decodeUnverified splits a JWT without checking its signature.
@@ -71,36 +143,8 @@ func decodeUnverified(token string) (jwt.MapClaims, map[string]any, error) {
 	return claims, header, nil
 }
 
-func newCmdTokenDecode(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "decode [TOKEN|-]",
-		Short: "Show a token's header and claims (the signature is NOT verified)",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			tok, err := tokenArg(f, cmd, args)
-			if err != nil {
-				return err
-			}
-			claims, header, err := decodeUnverified(tok)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(f.IO.ErrOut, "authctl: note: the signature was not verified (use `authctl token verify`)")
-			if f.JSON {
-				return writeJSON(f, map[string]any{"header": header, "claims": claims})
-			}
-			sty := f.Styles()
-			now := f.Now()
-			fmt.Fprintln(f.IO.Out, sty.Title.Render("Header"))
-			printMap(f, sty, header, now)
-			fmt.Fprintln(f.IO.Out, sty.Title.Render("Claims"))
-			printMap(f, sty, claims, now)
-			return nil
-		},
-	}
-}
-
-func printMap(f *Factory, sty Styles, m map[string]any, now time.Time) {
+// printClaims lists a header or claim set sorted by name, with the times as dates.
+func printClaims(ios *IOStreams, sty Styles, m map[string]any, now time.Time) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -111,12 +155,10 @@ func printMap(f *Factory, sty Styles, m map[string]any, now time.Time) {
 		var s string
 		if n, ok := v.(float64); ok && (k == "exp" || k == "iat" || k == "nbf") {
 			t := time.Unix(int64(n), 0)
-			s = t.Local().Format(time.RFC3339)
+			s = timeText(t)
 			switch {
-			case k == "exp" && now.Before(t):
-				s += " " + sty.Valid.Render("(expires in "+client.Ago(t.Sub(now))+")")
 			case k == "exp":
-				s += " " + sty.Expired.Render("(expired "+client.Ago(now.Sub(t))+" ago)")
+				s += " " + expiresIn(sty, t, now)
 			case now.Before(t):
 				s += " (in " + client.Ago(t.Sub(now)) + ")"
 			default:
@@ -128,92 +170,158 @@ func printMap(f *Factory, sty Styles, m map[string]any, now time.Time) {
 			b, _ := json.Marshal(v)
 			s = string(b)
 		}
-		fmt.Fprintf(f.IO.Out, "  %s %s\n", sty.Key.Render(fmt.Sprintf("%-10s", k)), s)
+		fmt.Fprintf(ios.Out, "  %s %s\n", sty.Key.Render(fmt.Sprintf("%-10s", k)), s)
 	}
 }
 
-func newCmdTokenVerify(f *Factory) *cobra.Command {
-	var jwksURL, keyFile, secretFile, alg, issuer, audience string
+// TokenVerifyOptions are `authctl token verify`'s: at most one of JWKSURL, KeyFile and
+// SecretFile says where the keys come from; with none, they are the JWKS of Server.
+type TokenVerifyOptions struct {
+	ClientOptions
+	Arg                          TokenArg
+	JWKSURL, KeyFile, SecretFile string
+	Alg, Issuer, Audience        string
+	Server                       func() (string, error) // the current server, for its JWKS
+	CAFile                       string                 // --ca-file, for fetching a JWKS
+}
+
+func (o *TokenVerifyOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
+	n := 0
+	for _, s := range []string{o.JWKSURL, o.KeyFile, o.SecretFile} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return usageError("give at most one of --jwks, --key or --secret-file")
+	}
+	if o.Alg != "" && !jose.ValidAlg(o.Alg) {
+		return usageError("--alg must be %s", algChoice())
+	}
+	o.Arg = tokenArgOf(args)
+	o.Server, o.CAFile = f.Server, globalsOf(cmd).CAFile
+	return o.ClientOptions.fill(f, cmd, args)
+}
+
+// NewCmdTokenVerify is `authctl token verify [TOKEN|-]`.
+func NewCmdTokenVerify(f *Factory, runF func(context.Context, *TokenVerifyOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "verify [TOKEN|-] --jwks URL | --key PEM | --secret-file F",
+		Use:   "verify [TOKEN|-]",
 		Short: "Verify a token's signature and times; exit 0 valid, 1 invalid",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			n := 0
-			for _, s := range []string{jwksURL, keyFile, secretFile} {
-				if s != "" {
-					n++
-				}
-			}
-			if n != 1 {
-				return usageError("give exactly one of --jwks, --key or --secret-file")
-			}
-			if alg != "" && alg != "EdDSA" && alg != "ES256" && alg != "RS256" && alg != "HS256" {
-				return usageError("--alg must be EdDSA, ES256, RS256 or HS256")
-			}
-			tok, err := tokenArg(f, cmd, args)
-			if err != nil {
-				return err
-			}
-			var keys client.VerifyKeys
-			switch {
-			case jwksURL != "":
-				keys, err = client.FetchJWKS(cmd.Context(), &http.Client{Timeout: 15 * time.Second}, jwksURL)
-			case keyFile != "":
-				var data []byte
-				if data, err = os.ReadFile(keyFile); err == nil {
-					keys, err = client.KeysFromPEM(data)
-				}
-			default:
-				var data []byte
-				if data, err = os.ReadFile(secretFile); err == nil {
-					keys = client.KeysFromSecret(data)
-				}
-			}
-			if err != nil {
-				return err
-			}
-			claims, err := client.Verify(tok, keys, client.VerifyOptions{Alg: alg, Issuer: issuer, Audience: audience, Now: f.Now()})
-			if err != nil {
-				return fmt.Errorf("invalid token: %w", err)
-			}
-			if f.JSON {
-				return writeJSON(f, map[string]any{"valid": true, "claims": claims})
-			}
-			msg := "valid"
-			if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
-				msg += ", expires in " + client.Ago(exp.Time.Sub(f.Now()))
-			}
-			fmt.Fprintln(f.IO.Out, f.Styles().Valid.Render(msg))
-			return nil
-		},
+		Long: `Verify a token's signature, exp and nbf (no leeway), and iss/aud when asked; exit 0
+when valid, 1 with the reason when not. The keys come from --jwks, --key (a PEM public
+key, or a private key's public half) or --secret-file (HS256); without any of them, from
+the current server's /.well-known/jwks.json. The token is the stored access token when
+no argument is given, or read from stdin with "-".`,
+		Example: `  authctl token verify
+  authctl token verify "$TOKEN" --jwks https://id.example/.well-known/jwks.json --audience authctl
+  authctl token sign --key key.pem --sub bot | authctl token verify - --key key.pem`,
+		Args: cobra.MaximumNArgs(1),
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&jwksURL, "jwks", "", "JWKS URL, e.g. http://localhost:5000/.well-known/jwks.json")
-	fl.StringVar(&keyFile, "key", "", "PEM public key file")
-	fl.StringVar(&secretFile, "secret-file", "", "HS256 secret file")
-	fl.StringVar(&alg, "alg", "", "pin the algorithm (default: the key's)")
-	fl.StringVar(&issuer, "issuer", "", "require this iss")
-	fl.StringVar(&audience, "audience", "", "require this aud")
-	return cmd
+	return newCmd(f, cmd, runF, tokenVerifyRun, func(cmd *cobra.Command, o *TokenVerifyOptions) {
+		fl := cmd.Flags()
+		fl.StringVar(&o.JWKSURL, "jwks", "", "JWKS URL, e.g. http://localhost:5000/.well-known/jwks.json")
+		fl.StringVar(&o.KeyFile, "key", "", "PEM public key file")
+		fl.StringVar(&o.SecretFile, "secret-file", "", "HS256 secret file")
+		fl.StringVar(&o.Alg, "alg", "", "pin the algorithm (default: the key's)")
+		fl.StringVar(&o.Issuer, "issuer", "", "require this iss")
+		fl.StringVar(&o.Audience, "audience", "", "require this aud")
+	})
 }
 
-func newCmdTokenPrint(f *Factory) *cobra.Command {
-	return &cobra.Command{
+func tokenVerifyRun(ctx context.Context, opts *TokenVerifyOptions) error {
+	tok, err := opts.Arg.read(ctx, &opts.ClientOptions)
+	if err != nil {
+		return err
+	}
+	keys, err := opts.keys(ctx)
+	if err != nil {
+		return err
+	}
+	now := opts.Now()
+	claims, err := jose.Verify(tok, keys, jose.VerifyOptions{Alg: opts.Alg, Issuer: opts.Issuer, Audience: opts.Audience, Now: now})
+	if err != nil {
+		if opts.JSON {
+			if err := writeJSON(opts.IO, map[string]any{"valid": false, "error": err.Error()}); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("invalid token: %w", err)
+	}
+	if opts.JSON {
+		return writeJSON(opts.IO, map[string]any{"valid": true, "claims": claims})
+	}
+	msg := "valid"
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		msg += ", expires in " + client.Ago(exp.Time.Sub(now))
+	}
+	fmt.Fprintln(opts.IO.Out, opts.IO.Styles().Valid.Render(msg))
+	return nil
+}
+
+// keys loads the verification keys from where the flags say.
+func (o *TokenVerifyOptions) keys(ctx context.Context) (jose.Keys, error) {
+	tr, err := client.NewTransport(o.CAFile)
+	if err != nil {
+		return jose.Keys{}, usageError("%v", err)
+	}
+	hc := &http.Client{Timeout: 15 * time.Second, Transport: tr}
+	switch {
+	case o.JWKSURL != "":
+		return client.FetchJWKS(ctx, hc, o.JWKSURL)
+	case o.KeyFile == "" && o.SecretFile == "":
+		server, err := o.Server()
+		if err != nil {
+			return jose.Keys{}, err
+		}
+		keys, err := client.FetchJWKS(ctx, hc, server+"/.well-known/jwks.json")
+		switch {
+		case err != nil && strings.Contains(err.Error(), "no usable keys"):
+			// An HS256 server publishes no keys: its secret is not public.
+			return jose.Keys{}, fmt.Errorf("keys of %s: %w (an HS256 server publishes none: use --secret-file)", server, err)
+		case err != nil:
+			return jose.Keys{}, fmt.Errorf("keys of %s: %w", server, err)
+		}
+		return keys, nil
+	case o.KeyFile != "":
+		data, err := os.ReadFile(o.KeyFile)
+		if err != nil {
+			return jose.Keys{}, err
+		}
+		return jose.KeysFromPEM(data)
+	}
+	data, err := os.ReadFile(o.SecretFile)
+	if err != nil {
+		return jose.Keys{}, err
+	}
+	return jose.KeysFromSecret(data), nil
+}
+
+// TokenPrintOptions are `authctl token print`'s.
+type TokenPrintOptions struct{ ClientOptions }
+
+// NewCmdTokenPrint is `authctl token print`.
+func NewCmdTokenPrint(f *Factory, runF func(context.Context, *TokenPrintOptions) error) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "print",
 		Short: "Print a fresh access token for scripts",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := f.client()
-			if err != nil {
-				return err
-			}
-			tok, err := c.AccessToken(cmd.Context())
-			if err != nil {
-				return clientErr(c, err)
-			}
-			fmt.Fprintln(f.IO.Out, tok)
-			return nil
-		},
+		Long: `Print the access token on stdout, refreshed first when it expires within 10s, so it
+is good for at least that long.`,
+		Example: `  curl -H "Authorization: Bearer $(authctl token print)" http://localhost:5000/api/weather
+  authctl token print --json | jq -r .access_token`,
+		Args: cobra.NoArgs,
 	}
+	return newCmd(f, cmd, runF, tokenPrintRun, nil)
+}
+
+func tokenPrintRun(ctx context.Context, opts *TokenPrintOptions) error {
+	tok, _, err := call(&opts.ClientOptions, func(c *client.Client) (string, error) { return c.AccessToken(ctx) })
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return writeJSON(opts.IO, map[string]string{"access_token": tok})
+	}
+	fmt.Fprintln(opts.IO.Out, tok)
+	return nil
 }

@@ -20,8 +20,7 @@ func FuzzDecodeUnverified(f *testing.F) {
 			t.Fatal("no error and nothing decoded")
 		}
 		ios, _, _, _ := Test()
-		f := &Factory{IO: ios}
-		printMap(f, Styles{}, header, time.Unix(0, 0))
-		printMap(f, Styles{}, claims, time.Unix(0, 0))
+		printClaims(ios, Styles{}, header, time.Unix(0, 0))
+		printClaims(ios, Styles{}, claims, time.Unix(0, 0))
 	})
 }

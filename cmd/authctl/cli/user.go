@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -12,94 +15,102 @@ import (
 	"github.com/authctl/authctl/server"
 )
 
-// UserOptions are what every `authctl user …` command shares.
+// UserOptions are what user add, passwd and delete hold: the store and the NAME argument.
 type UserOptions struct {
-	IO        *IOStreams
-	Now       func() time.Time
-	JSON      bool
-	OpenStore func(context.Context) (server.Store, error) // opens --db
+	StoreOptions
+	Name string
+}
+
+func (o *UserOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
+	o.Name = args[0]
+	return o.StoreOptions.fill(f, cmd, args)
 }
 
 // UserAddOptions are `authctl user add`'s arguments and flags.
 type UserAddOptions struct {
 	UserOptions
-	Name          string
 	Role          string
 	PasswordStdin bool
 }
 
+// userRow is one user in `user list --json` and what `user add --json` prints; a stable
+// shape scripts may rely on (README "JSON output").
+type userRow struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// UserListOptions are `authctl user list`'s.
+type UserListOptions struct{ StoreOptions }
+
 // UserPasswdOptions are `authctl user passwd`'s.
 type UserPasswdOptions struct {
 	UserOptions
-	Name          string
 	PasswordStdin bool
 }
 
 // UserDeleteOptions are `authctl user delete`'s.
 type UserDeleteOptions struct {
 	UserOptions
-	Name string
+	Yes bool // --yes: no confirmation asked
 }
 
 // NewCmdUser is the `authctl user` group: it manages the users kept in --db, the same
 // store `authctl serve` uses, so it works while the server runs.
 func NewCmdUser(f *Factory) *cobra.Command {
-	var db string
-	common := func() UserOptions {
-		return UserOptions{
-			IO: f.IO, Now: f.Now, JSON: f.JSON,
-			OpenStore: func(ctx context.Context) (server.Store, error) { return openStore(ctx, f.Getenv, db) },
-		}
-	}
 	cmd := &cobra.Command{
-		Use:   "user <command>",
+		Use:   "user",
 		Short: "Manage the server's users",
-		Long:  "Manage the users in the server's store (--db), also while `authctl serve` runs.",
+		Long: `Manage the users in the server's store (--db), also while ` + "`authctl serve`" + ` runs.
+The store must exist: ` + "`authctl serve`" + ` creates it on its first start.`,
+		Example: `  authctl user list --db /var/lib/authctl/authctl.db
+  AUTHCTL_DB=postgres://authctl@db/authctl authctl user add alice --role ops`,
 	}
-	cmd.PersistentFlags().StringVar(&db, "db", f.Getenv("AUTHCTL_DB"), "SQLite file or postgres:// URL (env AUTHCTL_DB; default $XDG_DATA_HOME/authctl/authctl.db)")
-	cmd.AddCommand(
-		NewCmdUserAdd(common, nil),
-		NewCmdUserList(common, nil),
-		NewCmdUserPasswd(common, nil),
-		NewCmdUserDelete(common, nil),
-	)
+	addDBFlag(cmd, f)
+	cmd.AddCommand(NewCmdUserAdd(f, nil), NewCmdUserList(f, nil), NewCmdUserPasswd(f, nil), NewCmdUserDelete(f, nil),
+		NewCmdUserSessions(f, nil), NewCmdUserRevoke(f, nil)) // sessions.go
 	return cmd
 }
 
 // NewCmdUserAdd is `authctl user add NAME`.
-func NewCmdUserAdd(common func() UserOptions, runF func(context.Context, *UserAddOptions) error) *cobra.Command {
-	opts := &UserAddOptions{}
+func NewCmdUserAdd(f *Factory, runF func(context.Context, *UserAddOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a user",
-		Long: `Add a user. The password is asked for without echo on a terminal, or read from
-stdin with --password-stdin; it is never taken from a flag.`,
-		Example: "  printf '%s' \"$PASSWORD\" | authctl user add alice --password-stdin",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.UserOptions, opts.Name = common(), args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return userAddRun(cmd.Context(), opts)
-		},
+		Long: `Add a user. The password is asked for twice without echo on a terminal (again
+when the two differ), or read from stdin with --password-stdin; it is never taken from
+a flag.`,
+		Example: `  authctl user add alice                  # asks for the password
+  printf '%s' "$PASSWORD" | authctl user add ci --role deploy --password-stdin
+  authctl user add bob --password-stdin --json < pw.txt`,
+		Args: cobra.ExactArgs(1),
 	}
-	cmd.Flags().StringVar(&opts.Role, "role", "user", "the user's role claim")
-	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from stdin")
-	return cmd
+	return newCmd(f, cmd, runF, userAddRun, func(cmd *cobra.Command, o *UserAddOptions) {
+		cmd.Flags().StringVar(&o.Role, "role", "user", "the user's role claim")
+		cmd.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "read the password from stdin")
+	})
 }
 
 func userAddRun(ctx context.Context, opts *UserAddOptions) error {
-	pw, err := newPassword(opts.IO, opts.PasswordStdin)
-	if err != nil {
+	ctx = server.WithActor(ctx, cliActor()) // audited (sessions.go)
+	if err := canGetPassword(opts.IO, opts.PasswordStdin); err != nil {
 		return err
 	}
-	st, err := opts.OpenStore(ctx)
-	if err != nil {
+	var u server.User
+	// The store first: a password typed for a store that is not there, or for a name
+	// that is taken, is typed for nothing.
+	err := opts.withStore(ctx, func(st server.Store) error {
+		if _, err := st.UserByName(ctx, opts.Name); err == nil {
+			return server.ErrUserExists
+		}
+		pw, err := newPassword(opts.IO, opts.PasswordStdin)
+		if err != nil {
+			return err
+		}
+		u, err = server.AddUser(ctx, st, server.NewPasswordHasher(server.DefaultArgon2, 0), opts.Name, opts.Role, pw, opts.Now())
 		return err
-	}
-	defer st.Close()
-	u, err := server.AddUser(ctx, st, server.NewPasswordHasher(server.DefaultArgon2, 0), opts.Name, opts.Role, pw, opts.Now())
+	})
 	switch {
 	case errors.Is(err, server.ErrInvalidUsername), errors.Is(err, server.ErrWeakPassword):
 		return &FlagError{Err: err}
@@ -108,90 +119,122 @@ func userAddRun(ctx context.Context, opts *UserAddOptions) error {
 	case err != nil:
 		return err
 	}
+	if opts.JSON {
+		return writeJSON(opts.IO, userRow{Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()})
+	}
 	fmt.Fprintf(opts.IO.ErrOut, "authctl: added user %s (role %s)\n", u.Name, u.Role)
 	return nil
 }
 
+// maxPasswordTries is how often a terminal user may get the repeat wrong before user add
+// or passwd gives up.
+const maxPasswordTries = 3
+
+// canGetPassword refuses, before any work, to need a prompt where there is no terminal.
+func canGetPassword(ios *IOStreams, fromStdin bool) error {
+	if !fromStdin && !ios.CanPrompt() {
+		return usageError("no terminal to ask for the password: use --password-stdin")
+	}
+	return nil
+}
+
+// newPassword gets a new password from stdin, or asks for it twice on a terminal, again
+// when the two differ. It never takes one from a flag: flags end up in shell history and
+// ps output.
+func newPassword(ios *IOStreams, fromStdin bool) (string, error) {
+	if fromStdin {
+		return readSecretStdin(ios.In)
+	}
+	if err := canGetPassword(ios, false); err != nil {
+		return "", err
+	}
+	for try := 1; ; try++ {
+		pw, err := ios.ReadPassword("New password: ")
+		if err != nil {
+			return "", err
+		}
+		again, err := ios.ReadPassword("Repeat password: ")
+		if err != nil {
+			return "", err
+		}
+		if subtle.ConstantTimeCompare([]byte(pw), []byte(again)) == 1 {
+			return pw, nil
+		}
+		if try == maxPasswordTries {
+			return "", errors.New("the passwords differ")
+		}
+		fmt.Fprintln(ios.ErrOut, "The passwords differ; try again.")
+	}
+}
+
 // NewCmdUserList is `authctl user list`.
-func NewCmdUserList(common func() UserOptions, runF func(context.Context, *UserOptions) error) *cobra.Command {
-	opts := &UserOptions{}
-	return &cobra.Command{
+func NewCmdUserList(f *Factory, runF func(context.Context, *UserListOptions) error) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			*opts = common()
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return userListRun(cmd.Context(), opts)
-		},
+		Example: `  authctl user list
+  authctl user list --json | jq -r '.[] | select(.role == "admin") | .name'`,
+		Args: cobra.NoArgs,
 	}
+	return newCmd(f, cmd, runF, userListRun, nil)
 }
 
-// userRow is one user in `user list --json`; a stable shape scripts may rely on.
-type userRow struct {
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-func userListRun(ctx context.Context, opts *UserOptions) error {
-	st, err := opts.OpenStore(ctx)
+func userListRun(ctx context.Context, opts *UserListOptions) error {
+	var users []server.User
+	err := opts.withStore(ctx, func(st server.Store) (err error) {
+		if users, err = st.ListUsers(ctx); err != nil {
+			return fmt.Errorf("list users: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	defer st.Close()
-	users, err := st.ListUsers(ctx)
-	if err != nil {
-		return fmt.Errorf("list users: %w", err)
 	}
 	if opts.JSON {
 		rows := make([]userRow, 0, len(users))
 		for _, u := range users {
 			rows = append(rows, userRow{Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()})
 		}
-		return writeJSONTo(opts.IO, rows)
+		return writeJSON(opts.IO, rows)
 	}
-	sty := NewStyles(opts.IO.ColorEnabled())
+	sty := opts.IO.Styles()
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, sty.Title.Render("NAME")+"\t"+sty.Title.Render("ROLE")+"\t"+sty.Title.Render("CREATED"))
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, timeText(u.CreatedAt))
 	}
 	return tw.Flush()
 }
 
 // NewCmdUserPasswd is `authctl user passwd NAME`.
-func NewCmdUserPasswd(common func() UserOptions, runF func(context.Context, *UserPasswdOptions) error) *cobra.Command {
-	opts := &UserPasswdOptions{}
+func NewCmdUserPasswd(f *Factory, runF func(context.Context, *UserPasswdOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "passwd NAME",
 		Short: "Set a user's password (ends the user's sessions)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.UserOptions, opts.Name = common(), args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return userPasswdRun(cmd.Context(), opts)
-		},
+		Example: `  authctl user passwd alice               # asks for the new password twice
+  printf '%s' "$NEW_PASSWORD" | authctl user passwd ci --password-stdin`,
+		Args: cobra.ExactArgs(1),
 	}
-	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from stdin")
-	return cmd
+	return newCmd(f, cmd, runF, userPasswdRun, func(cmd *cobra.Command, o *UserPasswdOptions) {
+		cmd.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "read the password from stdin")
+	})
 }
 
 func userPasswdRun(ctx context.Context, opts *UserPasswdOptions) error {
-	pw, err := newPassword(opts.IO, opts.PasswordStdin)
-	if err != nil {
+	ctx = server.WithActor(ctx, cliActor()) // audited (sessions.go)
+	if err := canGetPassword(opts.IO, opts.PasswordStdin); err != nil {
 		return err
 	}
-	st, err := opts.OpenStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	err = server.ChangePassword(ctx, st, server.NewPasswordHasher(server.DefaultArgon2, 0), opts.Name, pw, opts.Now())
+	err := opts.withStore(ctx, func(st server.Store) error {
+		if _, err := st.UserByName(ctx, opts.Name); err != nil {
+			return err // ErrNotFound: no password asked for a user who is not there
+		}
+		pw, err := newPassword(opts.IO, opts.PasswordStdin)
+		if err != nil {
+			return err
+		}
+		return server.ChangePassword(ctx, st, server.NewPasswordHasher(server.DefaultArgon2, 0), opts.Name, pw, opts.Now())
+	})
 	switch {
 	case errors.Is(err, server.ErrNotFound):
 		return fmt.Errorf("no user %s", opts.Name)
@@ -200,40 +243,112 @@ func userPasswdRun(ctx context.Context, opts *UserPasswdOptions) error {
 	case err != nil:
 		return err
 	}
+	if opts.JSON {
+		return writeJSON(opts.IO, userChanged{Name: opts.Name, PasswordChanged: true, SessionsRevoked: true})
+	}
 	fmt.Fprintf(opts.IO.ErrOut, "authctl: changed the password of %s; their sessions are revoked\n", opts.Name)
 	return nil
 }
 
-// NewCmdUserDelete is `authctl user delete NAME`.
-func NewCmdUserDelete(common func() UserOptions, runF func(context.Context, *UserDeleteOptions) error) *cobra.Command {
-	opts := &UserDeleteOptions{}
-	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a user (ends the user's sessions)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.UserOptions, opts.Name = common(), args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return userDeleteRun(cmd.Context(), opts)
-		},
-	}
+// userChanged is what `user passwd --json` and `user delete --json` print.
+type userChanged struct {
+	Name            string `json:"name"`
+	PasswordChanged bool   `json:"password_changed,omitempty"`
+	Deleted         bool   `json:"deleted,omitempty"`
+	SessionsRevoked bool   `json:"sessions_revoked"`
 }
 
+// NewCmdUserDelete is `authctl user delete NAME`.
+func NewCmdUserDelete(f *Factory, runF func(context.Context, *UserDeleteOptions) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a user (ends the user's sessions)",
+		Long: `Delete a user and end the user's sessions. On a terminal it asks first; without
+one, --yes is required, so that a script never deletes by accident.`,
+		Example: `  authctl user delete alice               # asks for confirmation
+  authctl user delete ci-old --yes --db /var/lib/authctl/authctl.db`,
+		SuggestFor: []string{"rm", "remove"},
+		Args:       cobra.ExactArgs(1),
+	}
+	return newCmd(f, cmd, runF, userDeleteRun, func(cmd *cobra.Command, o *UserDeleteOptions) {
+		cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation")
+	})
+}
+
+// errKept is the answer "no" to user delete's question.
+var errKept = errors.New("kept")
+
 func userDeleteRun(ctx context.Context, opts *UserDeleteOptions) error {
-	st, err := opts.OpenStore(ctx)
-	if err != nil {
-		return err
+	ctx = server.WithActor(ctx, cliActor()) // audited (sessions.go)
+	ios := opts.IO
+	if !opts.Yes && !ios.CanPrompt() {
+		return usageError("no terminal to confirm deleting user %s: use --yes", opts.Name)
 	}
-	defer st.Close()
-	err = server.DeleteUser(ctx, st, opts.Name, opts.Now())
-	if errors.Is(err, server.ErrNotFound) {
+	err := opts.withStore(ctx, func(st server.Store) error {
+		if !opts.Yes {
+			// Ask only about a user who is there: a question about a typo is no safeguard.
+			if _, err := st.UserByName(ctx, opts.Name); err != nil {
+				return err
+			}
+			yes, err := confirm(ios, fmt.Sprintf("Delete user %s and end their sessions?", opts.Name))
+			if err != nil {
+				return err
+			}
+			if !yes {
+				return errKept
+			}
+		}
+		return server.DeleteUser(ctx, st, opts.Name, opts.Now())
+	})
+	switch {
+	case errors.Is(err, server.ErrNotFound):
 		return fmt.Errorf("no user %s", opts.Name)
-	}
-	if err != nil {
+	case errors.Is(err, errKept):
+		return fmt.Errorf("user %s not deleted", opts.Name)
+	case err != nil:
 		return err
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "authctl: deleted user %s; their sessions are revoked\n", opts.Name)
+	if opts.JSON {
+		return writeJSON(ios, userChanged{Name: opts.Name, Deleted: true, SessionsRevoked: true})
+	}
+	fmt.Fprintf(ios.ErrOut, "authctl: deleted user %s; their sessions are revoked\n", opts.Name)
 	return nil
+}
+
+// confirm asks question on the terminal and reports whether the answer was yes. Only "y"
+// or "yes" is: Enter alone, end of input or anything else leaves things as they are.
+func confirm(ios *IOStreams, question string) (bool, error) {
+	fmt.Fprintf(ios.ErrOut, "%s [y/N] ", question)
+	line, err := readLine(ios.In)
+	if err != nil {
+		return false, fmt.Errorf("read answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// readLine reads one line, a byte at a time: a buffered reader would swallow whatever
+// follows on stdin.
+func readLine(r io.Reader) (string, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for len(line) < 1024 {
+		n, err := r.Read(b)
+		if n == 1 {
+			if b[0] == '\n' {
+				break
+			}
+			line = append(line, b[0])
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return string(line), nil
 }

@@ -7,13 +7,29 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authctl/authctl/server/sqlite"
 )
 
-// userEnv is an environment whose default --db is a fresh SQLite file in a temp dir.
+// userEnv is an environment whose default --db is a fresh SQLite store in a temp dir.
 func userEnv(t *testing.T) (map[string]string, string) {
 	t.Helper()
 	dir := t.TempDir()
-	return map[string]string{"XDG_DATA_HOME": dir, "HOME": dir}, filepath.Join(dir, "authctl", "authctl.db")
+	return map[string]string{"XDG_DATA_HOME": dir, "HOME": dir}, newStore(t, filepath.Join(dir, "authctl", "authctl.db"))
+}
+
+// newStore creates an empty SQLite store at path, as a first `authctl serve` would: the
+// administration commands refuse a --db that does not exist.
+func newStore(t *testing.T, path string) string {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestUserCommandsAgainstSQLite(t *testing.T) {
@@ -89,13 +105,13 @@ func TestUserCommandsAgainstSQLite(t *testing.T) {
 		}
 	})
 	t.Run("delete of a missing user exits 1 naming it", func(t *testing.T) {
-		r := runCLI(t, env, "user", "delete", "nobody")
+		r := runCLI(t, env, "user", "delete", "nobody", "--yes")
 		if r.code != ExitFailed || r.stderr != "authctl: no user nobody\n" {
 			t.Errorf("%+v", r)
 		}
 	})
 	t.Run("delete removes the user", func(t *testing.T) {
-		if r := runCLI(t, env, "user", "delete", "carol"); r.code != 0 || !strings.Contains(r.stderr, "deleted user carol") {
+		if r := runCLI(t, env, "user", "delete", "carol", "--yes"); r.code != 0 || !strings.Contains(r.stderr, "deleted user carol") {
 			t.Fatalf("%+v", r)
 		}
 		r := runCLI(t, env, "user", "list", "--json")
@@ -119,7 +135,7 @@ func TestUserAddFlags(t *testing.T) {
 			t.Parallel()
 			var got *UserAddOptions
 			ios, _, _, _ := Test()
-			cmd := NewCmdUserAdd(func() UserOptions { return UserOptions{IO: ios} }, func(_ context.Context, o *UserAddOptions) error { got = o; return nil })
+			cmd := NewCmdUserAdd(NewFactory(BuildInfo{}, ios, func(string) string { return "" }), func(_ context.Context, o *UserAddOptions) error { got = o; return nil })
 			cmd.SetArgs(c.args)
 			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)

@@ -1,0 +1,7 @@
+#!/bin/sh
+# Forget the removed unit.
+set -e
+if [ -d /run/systemd/system ]; then
+	systemctl daemon-reload >/dev/null 2>&1 || true
+fi
+exit 0

@@ -1,0 +1,159 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authctl/authctl/server"
+)
+
+func TestRebind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"SELECT a FROM t WHERE b = ? AND c = ?", "SELECT a FROM t WHERE b = $1 AND c = $2"},
+		{"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"},
+		{"SELECT '?', \"?\" FROM t WHERE x = ?", "SELECT '?', \"?\" FROM t WHERE x = $1"},
+		{"SELECT 'it''s?' WHERE y = ?", "SELECT 'it''s?' WHERE y = $1"},
+	} {
+		if got := rebind(tc.in); got != tc.want {
+			t.Errorf("rebind(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	b := &binder{numbered: false}
+	if got := b.bind("a = ?"); got != "a = ?" {
+		t.Errorf("a ? dialect rewrote %q", got)
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	t.Parallel()
+	// At least the versions released before the SQL core: databases written by them open.
+	for dialect, released := range map[string]int{"sqlite": 2, "postgres": 3} {
+		m, err := Migrations(dialect)
+		if err != nil || len(m) < released {
+			t.Errorf("%s: %d migrations %v, want at least %d", dialect, len(m), err, released)
+		}
+		for i, sql := range m {
+			if strings.TrimSpace(sql) == "" {
+				t.Errorf("%s migration %d is empty", dialect, i+1)
+			}
+		}
+	}
+	if m, _ := Migrations("postgres"); len(m) >= 3 && !strings.Contains(m[2], "DROP FUNCTION IF EXISTS authctl_rotate") {
+		t.Error("PostgreSQL's third migration does not drop the PL/pgSQL rotation")
+	}
+	if _, err := Migrations("oracle"); err == nil {
+		t.Error("an unknown dialect has migrations")
+	}
+}
+
+// busyDB is a database whose every transaction fails as contention.
+type busyDB struct {
+	DB
+	begins  int
+	onBegin func(n int)
+}
+
+var errBusy = errors.New("database is locked")
+
+func (d *busyDB) Begin(context.Context) (Tx, error) {
+	d.begins++
+	if d.onBegin != nil {
+		d.onBegin(d.begins)
+	}
+	return nil, errBusy
+}
+
+func TestRetries(t *testing.T) {
+	t.Parallel()
+	retryable := Dialect{Retryable: func(err error) bool { return errors.Is(err, errBusy) }}
+
+	t.Run("contention is retried a bounded number of times", func(t *testing.T) {
+		t.Parallel()
+		db := &busyDB{}
+		s := &Store{db: db, d: retryable, b: &binder{}}
+		err := s.tx(context.Background(), func(txq) error { return nil })
+		if !errors.Is(err, errBusy) || db.begins != maxAttempts {
+			t.Errorf("%d attempts, %v; want %d attempts and the contention error", db.begins, err, maxAttempts)
+		}
+	})
+
+	t.Run("a cancelled context stops the retries at once", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		db := &busyDB{onBegin: func(n int) {
+			if n == 3 {
+				cancel()
+			}
+		}}
+		s := &Store{db: db, d: retryable, b: &binder{}}
+		start := time.Now()
+		err := s.tx(ctx, func(txq) error { return nil })
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, errBusy) {
+			t.Errorf("error %v, want the cancellation and the contention", err)
+		}
+		if db.begins != 3 {
+			t.Errorf("%d attempts; want none after the context was cancelled during the third", db.begins)
+		}
+		if d := time.Since(start); d > time.Duration(maxAttempts*maxAttempts)*retryStep/2 {
+			t.Errorf("took %v", d)
+		}
+	})
+
+	t.Run("the call deadline ends the retries, as the store being unavailable", func(t *testing.T) {
+		t.Parallel()
+		db := &busyDB{}
+		s := &Store{db: db, d: retryable, b: &binder{}, opts: Options{CallTimeout: 20 * time.Millisecond}}
+		start := time.Now()
+		err := s.tx(context.Background(), func(txq) error { return nil })
+		if !errors.Is(err, server.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, errBusy) {
+			t.Errorf("error %v, want ErrUnavailable with the deadline and the contention", err)
+		}
+		if d := time.Since(start); d > time.Second || db.begins >= maxAttempts {
+			t.Errorf("%d attempts in %v; want the deadline to cut them short", db.begins, d)
+		}
+	})
+
+	t.Run("a write guard that fails stops the write before it begins", func(t *testing.T) {
+		t.Parallel()
+		db := &busyDB{}
+		errGone := errors.New("file gone")
+		s := &Store{db: db, d: retryable, b: &binder{}, opts: Options{WriteGuard: func() error { return errGone }}}
+		if err := s.tx(context.Background(), func(txq) error { return nil }); !errors.Is(err, errGone) || db.begins != 0 {
+			t.Errorf("%d attempts, %v; want none and the guard's error", db.begins, err)
+		}
+	})
+
+	t.Run("an answer that arrives as the deadline passes stays an answer", func(t *testing.T) {
+		t.Parallel()
+		s := &Store{opts: Options{CallTimeout: time.Millisecond}}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+		defer cancel()
+		<-ctx.Done()
+		if err := s.late(ctx, server.ErrReuseDetected); errors.Is(err, server.ErrUnavailable) {
+			t.Errorf("reuse became %v", err)
+		}
+		if err := s.late(ctx, errBusy); !errors.Is(err, server.ErrUnavailable) {
+			t.Errorf("a failure after the deadline is %v, want ErrUnavailable", err)
+		}
+		cctx, ccancel := context.WithCancel(context.Background())
+		ccancel()
+		if err := s.late(cctx, context.Canceled); errors.Is(err, server.ErrUnavailable) {
+			t.Errorf("a caller that went away is %v, not the database's fault", err)
+		}
+	})
+
+	t.Run("other failures are not retried", func(t *testing.T) {
+		t.Parallel()
+		db := &busyDB{}
+		s := &Store{db: db, d: Dialect{Retryable: func(error) bool { return false }}, b: &binder{}}
+		if err := s.tx(context.Background(), func(txq) error { return nil }); !errors.Is(err, errBusy) || db.begins != 1 {
+			t.Errorf("%d attempts, %v; want 1", db.begins, err)
+		}
+	})
+}
