@@ -325,7 +325,7 @@ func (c *Client) AccessToken(ctx context.Context) (string, error) {
 // Me returns who the access token belongs to.
 func (c *Client) Me(ctx context.Context) (Me, error) {
 	var m Me
-	return m, c.getJSON(ctx, "/api/auth/me", &m)
+	return m, c.Call(ctx, http.MethodGet, "/api/auth/me", &m)
 }
 
 // Weather returns the forecast for the next days days (the server's default when days ≤ 0).
@@ -335,7 +335,7 @@ func (c *Client) Weather(ctx context.Context, days int) ([]Forecast, error) {
 		path += "?days=" + strconv.Itoa(days)
 	}
 	var f []Forecast
-	return f, c.getJSON(ctx, path, &f)
+	return f, c.Call(ctx, http.MethodGet, path, &f)
 }
 
 // sessionFrom turns a token response received at the client time at into a session. An
@@ -356,8 +356,12 @@ func (c *Client) sessionFrom(username string, t Tokens, at time.Time) keystore.S
 	return s
 }
 
-func (c *Client) getJSON(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+// Call makes a request without a body to path on the server through the refreshing
+// transport (see Do), and decodes a 2xx JSON answer into out (nil: the answer is read and
+// dropped); any other status is an *Error. Commands use it for the endpoints the Client
+// has no method of its own for.
+func (c *Client) Call(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,12 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,4 +213,50 @@ func TestVerboseLogNeverHoldsSecrets(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, all)
 		}
 	}
+}
+
+func TestCall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/things", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"things":["a","b"]}`)
+	})
+	var deleted atomic.Bool
+	mux.HandleFunc("DELETE /api/things/a", func(w http.ResponseWriter, r *http.Request) {
+		deleted.Store(true)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /api/things/z", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"error":"not_found","error_description":"no such thing"}`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c := New(srv.URL, WithStaticToken("tok"))
+
+	t.Run("a 2xx JSON answer is decoded into out, with the token sent", func(t *testing.T) {
+		var got struct{ Things []string }
+		if err := c.Call(ctx, http.MethodGet, "/api/things", &got); err != nil || strings.Join(got.Things, ",") != "a,b" {
+			t.Errorf("Call = %+v, %v", got, err)
+		}
+	})
+	t.Run("the method is the one given, and a nil out takes no answer", func(t *testing.T) {
+		if err := c.Call(ctx, http.MethodDelete, "/api/things/a", nil); err != nil || !deleted.Load() {
+			t.Errorf("Call = %v, deleted %v", err, deleted.Load())
+		}
+	})
+	t.Run("any other status is an *Error with the server's words", func(t *testing.T) {
+		err := c.Call(ctx, http.MethodDelete, "/api/things/z", nil)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Status != http.StatusNotFound || ce.Code != "not_found" || ce.Description != "no such thing" {
+			t.Errorf("Call = %#v, want a 404 *Error", err)
+		}
+	})
 }

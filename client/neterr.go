@@ -49,15 +49,17 @@ func offline(err error) error {
 	return &offlineError{cause: err, tls: isTLS(err)}
 }
 
+// isTLS tells a failed TLS handshake from the other failures to reach the server.
 func isTLS(err error) bool {
-	var ua x509.UnknownAuthorityError
-	var he x509.HostnameError
-	var ci x509.CertificateInvalidError
-	var rh tls.RecordHeaderError
-	var ve *tls.CertificateVerificationError
-	var ae tls.AlertError
-	return errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) || errors.As(err, &rh) ||
-		errors.As(err, &ve) || errors.As(err, &ae) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+	return errors.As(err, new(x509.UnknownAuthorityError)) || errors.As(err, new(x509.HostnameError)) ||
+		errors.As(err, new(x509.CertificateInvalidError)) || errors.As(err, new(*tls.CertificateVerificationError)) ||
+		errors.As(err, new(tls.AlertError)) || notTLS(err)
+}
+
+// notTLS is a server that answered the handshake with something else than TLS; plain HTTP
+// is reported by net/http only in words.
+func notTLS(err error) bool {
+	return errors.As(err, new(tls.RecordHeaderError)) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // describe words a transport failure for people.
@@ -65,7 +67,6 @@ func describe(err error) string {
 	var ua x509.UnknownAuthorityError
 	var he x509.HostnameError
 	var ci x509.CertificateInvalidError
-	var rh tls.RecordHeaderError
 	var dns *net.DNSError
 	var ne net.Error
 	switch {
@@ -79,7 +80,7 @@ func describe(err error) string {
 		return "its certificate is not valid for " + he.Host + " (" + strings.TrimPrefix(he.Error(), "x509: ") + ")"
 	case errors.As(err, &ci):
 		return "its certificate is not valid: " + strings.TrimPrefix(ci.Error(), "x509: ")
-	case errors.As(err, &rh), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+	case notTLS(err):
 		return "it does not speak TLS; use http:// (a server without --tls-cert)"
 	case errors.As(err, &dns):
 		if dns.IsNotFound {

@@ -113,28 +113,18 @@ func (j JWK) PublicKey() (alg string, pub crypto.PublicKey, err error) {
 	if j.Use != "" && j.Use != "sig" {
 		return "", nil, fmt.Errorf("key use %q is not sig", j.Use)
 	}
-	field := func(name, s string, size int) ([]byte, error) {
-		v, err := b64.DecodeString(s)
-		if err != nil || len(v) == 0 || (size > 0 && len(v) != size) {
-			return nil, fmt.Errorf("member %s is not %s base64url", name, sizeText(size))
-		}
-		return v, nil
-	}
+	var m members
 	switch {
 	case j.Kty == "OKP" && j.Crv == "Ed25519":
-		x, err := field("x", j.X, ed25519.PublicKeySize)
-		if err != nil {
-			return "", nil, err
+		x := m.decode("x", j.X, ed25519.PublicKeySize)
+		if m.err != nil {
+			return "", nil, m.err
 		}
 		pub = ed25519.PublicKey(x)
 	case j.Kty == "EC" && j.Crv == "P-256":
-		x, err := field("x", j.X, 32)
-		if err != nil {
-			return "", nil, err
-		}
-		y, err := field("y", j.Y, 32)
-		if err != nil {
-			return "", nil, err
+		x, y := m.decode("x", j.X, 32), m.decode("y", j.Y, 32)
+		if m.err != nil {
+			return "", nil, m.err
 		}
 		// Refuses points off the curve, which would otherwise leak through invalid-curve
 		// arithmetic.
@@ -143,13 +133,9 @@ func (j JWK) PublicKey() (alg string, pub crypto.PublicKey, err error) {
 			return "", nil, fmt.Errorf("P-256 key: %w", err)
 		}
 	case j.Kty == "RSA":
-		n, err := field("n", j.N, 0)
-		if err != nil {
-			return "", nil, err
-		}
-		e, err := field("e", j.E, 0)
-		if err != nil {
-			return "", nil, err
+		n, e := m.decode("n", j.N, 0), m.decode("e", j.E, 0)
+		if m.err != nil {
+			return "", nil, m.err
 		}
 		ev := new(big.Int).SetBytes(e)
 		if !ev.IsInt64() || ev.Int64() < 3 || ev.Int64() > 1<<31-1 || ev.Bit(0) == 0 {
@@ -167,6 +153,19 @@ func (j JWK) PublicKey() (alg string, pub crypto.PublicKey, err error) {
 		return "", nil, fmt.Errorf("a %s key cannot be for %q", alg, j.Alg)
 	}
 	return alg, pub, nil
+}
+
+// members decodes the base64url members of a key and keeps the first that is wrong, so that
+// a key type decodes all it needs and checks once.
+type members struct{ err error }
+
+// decode is the member name, whose text is s: size bytes, or when size is 0 any but none.
+func (m *members) decode(name, s string, size int) []byte {
+	v, err := b64.DecodeString(s)
+	if m.err == nil && (err != nil || len(v) == 0 || (size > 0 && len(v) != size)) {
+		m.err = fmt.Errorf("member %s is not %s base64url", name, sizeText(size))
+	}
+	return v
 }
 
 func sizeText(size int) string {

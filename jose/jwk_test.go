@@ -133,6 +133,22 @@ func TestJWKPublicKeyRefuses(t *testing.T) {
 			t.Errorf("%s: accepted as %s", tc.name, alg)
 		}
 	}
+	// A member of the wrong size is named before anything is built from it; of two bad
+	// members the first is named.
+	for _, tc := range []struct {
+		name string
+		j    JWK
+		says string
+	}{
+		{"a 31-byte Ed25519 x", with(ed, func(j *JWK) { j.X = j.X[:41] }), "member x is not 32 bytes"},
+		{"a short EC y", with(ec, func(j *JWK) { j.Y = j.Y[:40] }), "member y is not 32 bytes"},
+		{"a bad EC x and y", with(ec, func(j *JWK) { j.X, j.Y = "", "" }), "member x "},
+		{"an empty RSA modulus", with(rs, func(j *JWK) { j.N = "" }), "member n is not non-empty"},
+	} {
+		if _, _, err := tc.j.PublicKey(); err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%s: %v, want it to say %q", tc.name, err, tc.says)
+		}
+	}
 }
 
 func TestKeysFromJWKS(t *testing.T) {

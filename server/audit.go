@@ -123,7 +123,7 @@ func (a *auditLog) read(ctx context.Context, since time.Time, write bool) error 
 			return err
 		}
 		for _, ev := range evs {
-			if _, ok := a.seen[ev.ID]; ok && false {
+			if _, ok := a.seen[ev.ID]; ok {
 				continue
 			}
 			a.seen[ev.ID] = ev.At

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -18,7 +20,15 @@ const retiredKeyKept = MaxAccessTTL + time.Hour
 // previous keys of alg stay in the store for retiredKeyKept. Serving processes publish the
 // new key at once, sign with it after their publish delay and drop the old one when no token
 // it signed can still be valid, so the caller needs to know none of their settings.
+//
+// It refuses (a *SigningMismatchError) when the servers on the store would never use the
+// key: they sign with a key file (--signing-key), or with another algorithm. It goes by what
+// the server started last recorded (ServerSettingSigning); a store no server has recorded
+// anything in is rotated as asked.
 func RotateSigningKey(ctx context.Context, st Store, alg string, now time.Time) (SigningKey, error) {
+	if err := checkServersSign(ctx, st, alg); err != nil {
+		return SigningKey{}, err
+	}
 	k, err := GenerateSigningKey(alg, now)
 	if err != nil {
 		return SigningKey{}, err
@@ -33,6 +43,74 @@ func RotateSigningKey(ctx context.Context, st Store, alg string, now time.Time) 
 type keyStore interface {
 	EnsureSigningKey(ctx context.Context, k SigningKey) (SigningKey, error)
 	SigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)
+	SetServerSetting(ctx context.Context, name, value string, now time.Time) error
+}
+
+// ServerSettingSigning is the server setting under which a serving process records, at
+// start, how it signs: a signingSetting in JSON.
+const ServerSettingSigning = "signing"
+
+// signingSetting is how the servers on a store sign, as `keys rotate` needs to know.
+type signingSetting struct {
+	Alg     string `json:"alg"`
+	KeyFile bool   `json:"key_file"` // --signing-key: the store's keys are not used
+}
+
+// recordSigning records how this process signs, for `authctl keys rotate` on the store.
+func recordSigning(ctx context.Context, st keyStore, cfg Config, now time.Time) error {
+	v, err := json.Marshal(signingSetting{Alg: cfg.SigningAlg, KeyFile: cfg.SigningKey != nil})
+	if err != nil {
+		return err
+	}
+	if err := st.SetServerSetting(ctx, ServerSettingSigning, string(v), now); err != nil {
+		return fmt.Errorf("record signing settings: %w", err)
+	}
+	return nil
+}
+
+// SigningMismatchError is RotateSigningKey's refusal: the servers on the store sign in a way
+// that a new key of the asked algorithm in the store would not change.
+type SigningMismatchError struct {
+	Asked      string    // the algorithm of the key asked for
+	ServerAlg  string    // the algorithm the servers sign with
+	KeyFile    bool      // the servers sign with --signing-key
+	RecordedAt time.Time // when the server started last recorded it
+}
+
+func (e *SigningMismatchError) Error() string {
+	when := e.RecordedAt.UTC().Format(time.RFC3339)
+	if e.KeyFile {
+		return fmt.Sprintf("the servers on this database sign with a key file (--signing-key, %s; recorded at their start, %s): "+
+			"a key rotated into the database would never be used. Rotate by replacing the key file "+
+			"(authctl keys generate --alg %s --out FILE) and restarting them", e.ServerAlg, when, e.ServerAlg)
+	}
+	return fmt.Sprintf("the servers on this database sign with %s (recorded at their start, %s), so a new %s key would never be used: "+
+		"run authctl keys rotate --signing-alg %s, or restart the servers with --signing-alg %s (they create its first key themselves)",
+		e.ServerAlg, when, e.Asked, e.ServerAlg, e.Asked)
+}
+
+// settingReader is what checkServersSign needs from the Store.
+type settingReader interface {
+	ServerSetting(ctx context.Context, name string) (ServerSetting, error)
+}
+
+// checkServersSign refuses a rotation of alg that the servers recorded on st would not use.
+func checkServersSign(ctx context.Context, st settingReader, alg string) error {
+	rec, err := st.ServerSetting(ctx, ServerSettingSigning)
+	if errors.Is(err, ErrNotFound) {
+		return nil // no server has started on this store since it could record how it signs
+	}
+	if err != nil {
+		return fmt.Errorf("read how the servers sign: %w", err)
+	}
+	var s signingSetting
+	if err := json.Unmarshal([]byte(rec.Value), &s); err != nil || s.Alg == "" {
+		return fmt.Errorf("read how the servers sign: unreadable record %q", rec.Value)
+	}
+	if s.KeyFile || s.Alg != alg {
+		return &SigningMismatchError{Asked: alg, ServerAlg: s.Alg, KeyFile: s.KeyFile, RecordedAt: rec.UpdatedAt}
+	}
+	return nil
 }
 
 // keySchedule owns the signing keys of one algorithm: it loads them, picks which one signs,
@@ -72,19 +150,25 @@ func newKeySchedule(ctx context.Context, cfg Config, st keyStore) (*keySchedule,
 		}
 		k.set.Store(set)
 		k.static = true
-		return k, nil
+	} else if err := k.loadStored(ctx, now); err != nil {
+		return nil, err
 	}
-	first, err := GenerateSigningKey(cfg.SigningAlg, now)
-	if err != nil {
-		return nil, fmt.Errorf("generate signing key: %w", err)
-	}
-	if _, err := st.EnsureSigningKey(ctx, first); err != nil {
-		return nil, fmt.Errorf("store signing key: %w", err)
-	}
-	if err := k.reload(ctx); err != nil {
+	if err := recordSigning(ctx, st, cfg, now); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// loadStored loads the store's keys, creating the first one when it has none for k.alg.
+func (k *keySchedule) loadStored(ctx context.Context, now time.Time) error {
+	first, err := GenerateSigningKey(k.alg, now)
+	if err != nil {
+		return fmt.Errorf("generate signing key: %w", err)
+	}
+	if _, err := k.store.EnsureSigningKey(ctx, first); err != nil {
+		return fmt.Errorf("store signing key: %w", err)
+	}
+	return k.reload(ctx)
 }
 
 // reload picks up keys added or retired by other processes (`authctl keys rotate`) and moves

@@ -92,11 +92,20 @@ func hashToken(t string) []byte {
 
 // wellFormedRefresh refuses what cannot be one of our refresh tokens before any store call.
 func wellFormedRefresh(t string) bool {
-	if len(t) < 16 || len(t) > maxRefreshToken {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
+	return len(t) >= 16 && len(t) <= maxRefreshToken && base64URL(t)
+}
+
+// PlausibleSessionID tells whether id could be a session id (base64url, as a login makes
+// them), so that an adapter can refuse anything else before a store is asked about it.
+func PlausibleSessionID(id string) bool {
+	return id != "" && len(id) <= 64 && base64URL(id)
+}
+
+// base64URL tells whether s holds only characters of unpadded base64url, the alphabet of
+// every token and id randomToken makes.
+func base64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
 		}

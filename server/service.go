@@ -21,15 +21,14 @@ type Service struct {
 	keys    *keySchedule
 	revoked *revocationSet
 	audit   *auditLog
+	ready   *readiness
+	prune   *pruner
 
 	auth    *authenticator
 	login   *loginFlow
 	refresh *refreshFlow
 	revoke  *revokeFlow
 }
-
-// gcInterval is how often sessions past their absolute lifetime are deleted.
-const gcInterval = time.Hour
 
 // NewService checks cfg, loads (or creates) the signing keys and server secrets, reads the
 // revocations that still matter and returns a ready Service. Call Run for the background
@@ -70,6 +69,8 @@ func NewService(ctx context.Context, cfg Config, store Store, log *slog.Logger) 
 		keys:    keys,
 		revoked: revoked,
 		audit:   audit,
+		ready:   &readiness{store: store, keys: keys, now: cfg.Now, log: log},
+		prune:   &pruner{store: store, accessTTL: cfg.AccessTTL, now: cfg.Now, log: log},
 		auth:    auth,
 		login: &loginFlow{store: store, hasher: hasher, limiter: NewLoginLimiter(cfg.Limits), mint: mint,
 			log: log, now: cfg.Now, refreshTTL: cfg.RefreshTTL},
@@ -86,8 +87,9 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) Hasher() *PasswordHasher { return s.hasher }
 
 // Run does the background work until ctx ends: reading revocations and keys written by other
-// processes, and deleting expired sessions. It returns only after every goroutine it started
-// has stopped, so the caller may close the store as soon as it returns.
+// processes, pruning ended sessions (prune.go) and probing readiness (ready.go). It returns
+// only after every goroutine it started has stopped, so the caller may close the store as
+// soon as it returns.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -103,8 +105,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	poll := time.NewTicker(s.cfg.PollInterval)
 	defer poll.Stop()
-	gc := time.NewTicker(gcInterval)
-	defer gc.Stop()
+	prune := time.NewTicker(pruneInterval)
+	defer prune.Stop()
+	ready := time.NewTicker(readyEvery)
+	defer ready.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -119,18 +123,11 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := s.audit.poll(ctx); err != nil {
 				s.log.Warn("reading audit events failed", "err", err)
 			}
-		case <-gc.C:
-			s.deleteExpired(ctx)
+		case <-prune.C:
+			s.prune.run(ctx)
+		case <-ready.C:
+			s.ready.check(ctx) // logs when the answer changes
 		}
-	}
-}
-
-func (s *Service) deleteExpired(ctx context.Context) {
-	n, err := s.store.DeleteExpired(ctx, s.cfg.Now())
-	if err != nil {
-		s.log.Warn("deleting expired sessions failed", "err", err)
-	} else if n > 0 {
-		s.log.Info("deleted expired sessions", "count", n)
 	}
 }
 

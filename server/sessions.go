@@ -127,30 +127,33 @@ func (s *Service) AdminRevokeUserSessions(ctx context.Context, claims *AccessCla
 // UserSessions lists the sessions of the user named, as MySessions does; ErrNotFound for
 // an unknown user.
 func UserSessions(ctx context.Context, st Store, name string, now time.Time) (User, []Session, error) {
-	u, err := lookUpUser(ctx, st, name)
-	if err != nil {
-		return User{}, nil, err
-	}
-	list, err := st.UserSessions(ctx, u.ID, now, MaxListedSessions)
-	if err != nil {
-		return User{}, nil, unavailable("list sessions of "+logName(name), err)
-	}
-	return u, list, nil
+	return forUser(ctx, st, name, "list sessions", func(u User) ([]Session, error) {
+		return st.UserSessions(ctx, u.ID, now, MaxListedSessions)
+	})
 }
 
 // RevokeUserSessions ends every live session of the user named, with RevokeByAdmin, and
 // returns their ids; ErrNotFound for an unknown user. With an actor in ctx (WithActor) the
 // store audits it.
 func RevokeUserSessions(ctx context.Context, st Store, name string, now time.Time) (User, []string, error) {
+	return forUser(ctx, st, name, "revoke sessions", func(u User) ([]string, error) {
+		return st.RevokeUserSessions(ctx, u.ID, RevokeByAdmin, now)
+	})
+}
+
+// forUser looks up the user named and runs one store call for them; a failure of that call
+// is the store's (503), worded once here.
+func forUser[T any](ctx context.Context, st Store, name, what string, call func(User) (T, error)) (User, T, error) {
+	var zero T
 	u, err := lookUpUser(ctx, st, name)
 	if err != nil {
-		return User{}, nil, err
+		return User{}, zero, err
 	}
-	ids, err := st.RevokeUserSessions(ctx, u.ID, RevokeByAdmin, now)
+	v, err := call(u)
 	if err != nil {
-		return User{}, nil, unavailable("revoke sessions of "+logName(name), err)
+		return User{}, zero, unavailable(what+" of "+logName(name), err)
 	}
-	return u, ids, nil
+	return u, v, nil
 }
 
 // RevokeUserSession ends one session of the user named, with RevokeByAdmin (a revoked one

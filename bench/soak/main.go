@@ -174,26 +174,33 @@ func (s *soak) expect(status int, body []byte, what string, want ...int) bool {
 }
 
 func (s *soak) login(ctx context.Context, user string) (tokenResponse, bool) {
-	st, b := s.do(ctx, "POST", "/api/auth/login", "", map[string]string{"username": user, "password": s.password})
-	if !s.expect(st, b, "login "+user, 200) {
-		return tokenResponse{}, false
+	return s.tokens(ctx, "/api/auth/login", "login "+user, map[string]string{"username": user, "password": s.password})
+}
+
+// loginOrPause logs user in, or after a failure (already counted) pauses a second so that a
+// failing server is not hammered.
+func (s *soak) loginOrPause(ctx context.Context, user string) (tokenResponse, bool) {
+	t, ok := s.login(ctx, user)
+	if !ok {
+		pause(ctx, time.Second)
 	}
-	var t tokenResponse
-	if err := json.Unmarshal(b, &t); err != nil {
-		s.c.bad("login %s: %v", user, err)
-		return tokenResponse{}, false
-	}
-	return t, true
+	return t, ok
 }
 
 func (s *soak) refresh(ctx context.Context, rt string) (tokenResponse, bool) {
-	st, b := s.do(ctx, "POST", "/api/auth/refresh", "", map[string]string{"refresh_token": rt})
-	if !s.expect(st, b, "refresh", 200) {
+	return s.tokens(ctx, "/api/auth/refresh", "refresh", map[string]string{"refresh_token": rt})
+}
+
+// tokens posts body to path, an endpoint answering with tokens; what names the call in the
+// failures counted.
+func (s *soak) tokens(ctx context.Context, path, what string, body map[string]string) (tokenResponse, bool) {
+	st, b := s.do(ctx, "POST", path, "", body)
+	if !s.expect(st, b, what, 200) {
 		return tokenResponse{}, false
 	}
 	var t tokenResponse
 	if err := json.Unmarshal(b, &t); err != nil {
-		s.c.bad("refresh: %v", err)
+		s.c.bad("%s: %v", what, err)
 		return tokenResponse{}, false
 	}
 	return t, true
@@ -204,9 +211,8 @@ func (s *soak) refresh(ctx context.Context, rt string) (tokenResponse, bool) {
 // sessions a second per user.
 func (s *soak) sessions(ctx context.Context, user string) {
 	for ctx.Err() == nil {
-		t, ok := s.login(ctx, user)
+		t, ok := s.loginOrPause(ctx, user)
 		if !ok {
-			pause(ctx, time.Second)
 			continue
 		}
 		for range 5 {
@@ -230,9 +236,8 @@ func (s *soak) sessions(ctx context.Context, user string) {
 // refreshLoop is one client refreshing as fast as the server answers (bounded to 200/s).
 func (s *soak) refreshLoop(ctx context.Context, user string) {
 	for ctx.Err() == nil {
-		t, ok := s.login(ctx, user)
+		t, ok := s.loginOrPause(ctx, user)
 		if !ok {
-			pause(ctx, time.Second)
 			continue
 		}
 		for ctx.Err() == nil {

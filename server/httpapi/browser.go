@@ -56,14 +56,19 @@ func newBrowserSessions(svc *server.Service, cfg Config, log *slog.Logger) *brow
 	return b
 }
 
-// or routes a request carrying the browser header to browser, anything else to native.
+// or routes a request carrying the browser header to browser, once it has passed the
+// same-origin check every cookie-carrying call must pass; anything else goes to native.
 func (b *browserSessions) or(browser, native http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(browserHeader) != "" {
-			browser.ServeHTTP(w, r)
+		if r.Header.Get(browserHeader) == "" {
+			native.ServeHTTP(w, r)
 			return
 		}
-		native.ServeHTTP(w, r)
+		if err := b.checkSameOrigin(r); err != nil {
+			fail(w, r, b.log, err)
+			return
+		}
+		browser.ServeHTTP(w, r)
 	})
 }
 
@@ -76,40 +81,13 @@ type browserTokens struct {
 }
 
 func (b *browserSessions) login() http.Handler {
-	type request struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := b.checkSameOrigin(r)
-		var req request
-		if err == nil {
-			req, err = decode[request](r)
-		}
-		if err == nil {
-			err = checkCredentials("username", req.Username, req.Password)
-		}
-		if err != nil {
-			fail(w, r, b.log, err)
-			return
-		}
-		t, err := b.svc.LoginFrom(r.Context(), req.Username, req.Password, clientInfo(r))
-		if err != nil {
-			fail(w, r, b.log, err)
-			return
-		}
-		b.writeTokens(w, r, t)
-	})
+	return handleLoginWith[loginRequest](b.svc, b.log, b.writeTokens)
 }
 
 // refresh rotates the refresh token in the cookie. The body is not read: the cookie is the
 // only credential, so that a page cannot be talked into sending a token it should not have.
 func (b *browserSessions) refresh() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := b.checkSameOrigin(r); err != nil {
-			fail(w, r, b.log, err)
-			return
-		}
 		rt, ok := b.readCookie(r)
 		if !ok {
 			// Distinct from invalid_grant so that the page can tell "never logged in here"
@@ -133,10 +111,6 @@ func (b *browserSessions) refresh() http.Handler {
 // already gone is logged out all the same, so the answer is 204 then too.
 func (b *browserSessions) logout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := b.checkSameOrigin(r); err != nil {
-			fail(w, r, b.log, err)
-			return
-		}
 		if rt, ok := b.readCookie(r); ok {
 			if err := b.svc.Logout(r.Context(), rt); err != nil && !errors.Is(err, server.ErrInvalidGrant) {
 				fail(w, r, b.log, err) // the store is down: keep the cookie, the page may retry

@@ -78,26 +78,7 @@ func checkCredentials(userField, username, password string) error {
 }
 
 func handleLogin(svc *server.Service, log *slog.Logger) http.Handler {
-	type request struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](r)
-		if err == nil {
-			err = checkCredentials("username", req.Username, req.Password)
-		}
-		if err != nil {
-			fail(w, r, log, err)
-			return
-		}
-		t, err := svc.LoginFrom(r.Context(), req.Username, req.Password, clientInfo(r))
-		if err != nil {
-			fail(w, r, log, err)
-			return
-		}
-		writeTokens(w, t)
-	})
+	return handleLoginWith[loginRequest](svc, log, func(w http.ResponseWriter, _ *http.Request, t server.Tokens) { writeTokens(w, t) })
 }
 
 // refreshRequest is the body of /api/auth/refresh and /api/auth/logout.
@@ -214,27 +195,19 @@ func handleClassicWeather(svc *server.Service) http.Handler {
 	})
 }
 
+// classicLoginRequest is the classic client's login body: the same credentials under the
+// name ASP.NET bound them to.
+type classicLoginRequest struct {
+	UserName string `json:"userName"`
+	Password string `json:"password"`
+}
+
+func (q classicLoginRequest) credentials() (string, string, string) {
+	return "userName", q.UserName, q.Password
+}
+
 func handleClassicLogin(svc *server.Service, log *slog.Logger) http.Handler {
-	type request struct {
-		UserName string `json:"userName"`
-		Password string `json:"password"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](r)
-		if err == nil {
-			err = checkCredentials("userName", req.UserName, req.Password)
-		}
-		if err != nil {
-			fail(w, r, log, err)
-			return
-		}
-		t, err := svc.LoginFrom(r.Context(), req.UserName, req.Password, clientInfo(r))
-		if err != nil {
-			fail(w, r, log, err)
-			return
-		}
-		writeClassicTokens(w, t)
-	})
+	return handleLoginWith[classicLoginRequest](svc, log, func(w http.ResponseWriter, _ *http.Request, t server.Tokens) { writeClassicTokens(w, t) })
 }
 
 func handleClassicRefresh(svc *server.Service, log *slog.Logger) http.Handler {
@@ -309,15 +282,21 @@ func checkClient(r *http.Request, want string) error {
 	return nil
 }
 
+// parseClientForm reads an OAuth form body and checks the client authentication it carries:
+// what the token and revocation endpoints both do first.
+func parseClientForm(r *http.Request, clientID string) error {
+	if err := parseForm(r); err != nil {
+		return err
+	}
+	return checkClient(r, clientID)
+}
+
 // handleOAuthToken is the RFC 6749 token endpoint with the refresh_token grant only. The
 // password grant is absent on purpose (RFC 9700 §2.4); password login is /api/auth/login.
 func handleOAuthToken(svc *server.Service, log *slog.Logger) http.Handler {
 	clientID := svc.Config().ClientID
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := parseForm(r)
-		if err == nil {
-			err = checkClient(r, clientID)
-		}
+		err := parseClientForm(r, clientID)
 		if err == nil {
 			switch gt := r.PostForm.Get("grant_type"); gt {
 			case "refresh_token":
@@ -350,10 +329,7 @@ func handleOAuthToken(svc *server.Service, log *slog.Logger) http.Handler {
 func handleOAuthRevoke(svc *server.Service, log *slog.Logger) http.Handler {
 	clientID := svc.Config().ClientID
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := parseForm(r)
-		if err == nil {
-			err = checkClient(r, clientID)
-		}
+		err := parseClientForm(r, clientID)
 		tok := r.PostForm.Get("token")
 		if err == nil {
 			err = required("token", tok)
@@ -466,14 +442,6 @@ func handleLive() http.Handler {
 // rather than a probe that times out on the caller's side.
 const readyTimeout = 2 * time.Second
 
-// ready calls Service.Ready once the store's write probe exists, the read-only Health until then.
-func ready(ctx context.Context, svc *server.Service) error {
-	if rd, ok := any(svc).(interface{ Ready(context.Context) error }); ok {
-		return rd.Ready(ctx)
-	}
-	return svc.Health(ctx)
-}
-
 // handleReady is /readyz: 200 only when the store takes a write and the signing keys are
 // loaded (Service.Ready), else 503 with Retry-After. The answer names no cause, since the
 // endpoint is open to anyone; the log does, once per change rather than per probe, as
@@ -484,7 +452,7 @@ func handleReady(svc *server.Service, log *slog.Logger) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
-		if err := ready(ctx, svc); err != nil {
+		if err := svc.Ready(ctx); err != nil {
 			if !down.Swap(true) {
 				log.Warn("not ready", "err", err)
 			}

@@ -49,41 +49,16 @@ var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .02
 // process collectors and authctl_build_info{version} = 1.
 func New(version string) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "authctl_http_requests_total",
-		Help: "HTTP requests answered, by route pattern (method and path as routed; \"none\" when no route was reached) and status code.",
-	}, []string{"route", "code"})
-	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "authctl_http_request_duration_seconds",
-		Help:    "Time from the request's arrival at the handler chain to the end of its answer, by route pattern and status code.",
-		Buckets: latencyBuckets,
-	}, []string{"route", "code"})
-	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "authctl_logins_total",
-		Help: "Login attempts by outcome: ok, bad_credentials, limited (rate limit or overload) or error.",
-	}, []string{"outcome"})
-	m.refreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "authctl_refreshes_total",
-		Help: "Refresh tokens presented, by outcome: rotated, replayed (within --reuse-grace), reuse_detected (family revoked), invalid or error.",
-	}, []string{"outcome"})
-	m.revocations = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "authctl_revocations_total",
-		Help: "Sessions revoked by this process, by reason.",
-	}, []string{"reason"})
-	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "authctl_token_cache_lookups_total",
-		Help: "Lookups of bearer access tokens in the verified-token cache, by result (hit or miss: a miss costs a signature check).",
-	}, []string{"result"})
+	// One series a line: name, help, labels.
+	m.requests = counter("authctl_http_requests_total", "HTTP requests answered, by route pattern (method and path as routed; \"none\" when no route was reached) and status code.", "route", "code")
+	m.latency = histogram("authctl_http_request_duration_seconds", "Time from the request's arrival at the handler chain to the end of its answer, by route pattern and status code.", "route", "code")
+	m.logins = counter("authctl_logins_total", "Login attempts by outcome: ok, bad_credentials, limited (rate limit or overload) or error.", "outcome")
+	m.refreshes = counter("authctl_refreshes_total", "Refresh tokens presented, by outcome: rotated, replayed (within --reuse-grace), reuse_detected (family revoked), invalid or error.", "outcome")
+	m.revocations = counter("authctl_revocations_total", "Sessions revoked by this process, by reason.", "reason")
+	cache := counter("authctl_token_cache_lookups_total", "Lookups of bearer access tokens in the verified-token cache, by result (hit or miss: a miss costs a signature check).", "result")
 	m.cacheHit, m.cacheMiss = cache.WithLabelValues("hit"), cache.WithLabelValues("miss")
-	m.storeLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "authctl_store_call_duration_seconds",
-		Help:    "Duration of store (database) calls, by store method.",
-		Buckets: latencyBuckets,
-	}, []string{"op"})
-	m.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "authctl_store_errors_total",
-		Help: "Store calls that failed, by store method; answers such as \"not found\" or \"reuse detected\" are not failures.",
-	}, []string{"op"})
+	m.storeLatency = histogram("authctl_store_call_duration_seconds", "Duration of store (database) calls, by store method.", "op")
+	m.storeErrors = counter("authctl_store_errors_total", "Store calls that failed, by store method; answers such as \"not found\" or \"reuse detected\" are not failures.", "op")
 	m.liveSessions = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "authctl_live_sessions",
 		Help: "Sessions neither revoked nor expired, as last counted in the store (sampled, shared by all replicas of one database).",
@@ -112,6 +87,17 @@ func New(version string) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// counter is a counter vector labelled by labels.
+func counter(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+// histogram is a histogram vector of durations in seconds, in latencyBuckets, labelled by
+// labels.
+func histogram(name, help string, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: latencyBuckets}, labels)
 }
 
 // Handler serves the registry in the Prometheus exposition formats.
@@ -175,9 +161,7 @@ func (m *Metrics) SampleLiveSessions(ctx context.Context, c server.LiveSessionCo
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		start := time.Now()
-		n, err := c.CountLiveSessions(ctx, now())
-		m.storeCall("CountLiveSessions", start, err)
+		n, err := timed(m, "CountLiveSessions", func() (int64, error) { return c.CountLiveSessions(ctx, now()) })
 		if err == nil {
 			m.liveSessions.Set(float64(n))
 		}

@@ -22,6 +22,20 @@ func (m *Metrics) Store(st server.Store) server.Store {
 	return s
 }
 
+// timed makes one store call and records it under op.
+func timed[T any](m *Metrics, op string, call func() (T, error)) (T, error) {
+	start := time.Now()
+	v, err := call()
+	m.storeCall(op, start, err)
+	return v, err
+}
+
+// timedErr is timed for the calls that return only an error.
+func timedErr(m *Metrics, op string, call func() error) error {
+	_, err := timed(m, op, func() (struct{}, error) { return struct{}{}, call() })
+	return err
+}
+
 // storeCall records one call that began at start and ended with err.
 func (m *Metrics) storeCall(op string, start time.Time, err error) {
 	m.storeLatency.WithLabelValues(op).Observe(time.Since(start).Seconds())
@@ -64,122 +78,71 @@ func (s *watchingStore) WatchRevocations(ctx context.Context, fn func(sessionID 
 // The methods of server.Store, each timed under its own name.
 
 func (s *store) CreateUser(ctx context.Context, name, role, passwordHash string, now time.Time) (server.User, error) {
-	start := time.Now()
-	v, err := s.Store.CreateUser(ctx, name, role, passwordHash, now)
-	s.m.storeCall("CreateUser", start, err)
-	return v, err
+	return timed(s.m, "CreateUser", func() (server.User, error) { return s.Store.CreateUser(ctx, name, role, passwordHash, now) })
 }
 
 func (s *store) UserByName(ctx context.Context, name string) (server.User, error) {
-	start := time.Now()
-	v, err := s.Store.UserByName(ctx, name)
-	s.m.storeCall("UserByName", start, err)
-	return v, err
+	return timed(s.m, "UserByName", func() (server.User, error) { return s.Store.UserByName(ctx, name) })
 }
 
 func (s *store) UserByID(ctx context.Context, id int64) (server.User, error) {
-	start := time.Now()
-	v, err := s.Store.UserByID(ctx, id)
-	s.m.storeCall("UserByID", start, err)
-	return v, err
+	return timed(s.m, "UserByID", func() (server.User, error) { return s.Store.UserByID(ctx, id) })
 }
 
 func (s *store) ListUsers(ctx context.Context) ([]server.User, error) {
-	start := time.Now()
-	v, err := s.Store.ListUsers(ctx)
-	s.m.storeCall("ListUsers", start, err)
-	return v, err
+	return timed(s.m, "ListUsers", func() ([]server.User, error) { return s.Store.ListUsers(ctx) })
 }
 
 func (s *store) CountUsers(ctx context.Context) (int, error) {
-	start := time.Now()
-	v, err := s.Store.CountUsers(ctx)
-	s.m.storeCall("CountUsers", start, err)
-	return v, err
+	return timed(s.m, "CountUsers", func() (int, error) { return s.Store.CountUsers(ctx) })
 }
 
 func (s *store) SetPassword(ctx context.Context, name, passwordHash string, now time.Time) (server.User, error) {
-	start := time.Now()
-	v, err := s.Store.SetPassword(ctx, name, passwordHash, now)
-	s.m.storeCall("SetPassword", start, err)
-	return v, err
+	return timed(s.m, "SetPassword", func() (server.User, error) { return s.Store.SetPassword(ctx, name, passwordHash, now) })
 }
 
 func (s *store) DeleteUser(ctx context.Context, name string, now time.Time) (server.User, error) {
-	start := time.Now()
-	v, err := s.Store.DeleteUser(ctx, name, now)
-	s.m.storeCall("DeleteUser", start, err)
-	return v, err
+	return timed(s.m, "DeleteUser", func() (server.User, error) { return s.Store.DeleteUser(ctx, name, now) })
 }
 
 func (s *store) CreateSession(ctx context.Context, sess server.Session, first server.RefreshToken) error {
-	start := time.Now()
-	err := s.Store.CreateSession(ctx, sess, first)
-	s.m.storeCall("CreateSession", start, err)
-	return err
+	return timedErr(s.m, "CreateSession", func() error { return s.Store.CreateSession(ctx, sess, first) })
 }
 
 func (s *store) Session(ctx context.Context, id string) (server.Session, error) {
-	start := time.Now()
-	v, err := s.Store.Session(ctx, id)
-	s.m.storeCall("Session", start, err)
-	return v, err
+	return timed(s.m, "Session", func() (server.Session, error) { return s.Store.Session(ctx, id) })
 }
 
 func (s *store) SessionByToken(ctx context.Context, hash []byte) (server.Session, error) {
-	start := time.Now()
-	v, err := s.Store.SessionByToken(ctx, hash)
-	s.m.storeCall("SessionByToken", start, err)
-	return v, err
+	return timed(s.m, "SessionByToken", func() (server.Session, error) { return s.Store.SessionByToken(ctx, hash) })
 }
 
 func (s *store) Rotate(ctx context.Context, req server.RotateRequest) (server.RotateResult, error) {
-	start := time.Now()
-	v, err := s.Store.Rotate(ctx, req)
-	s.m.storeCall("Rotate", start, err)
-	return v, err
+	return timed(s.m, "Rotate", func() (server.RotateResult, error) { return s.Store.Rotate(ctx, req) })
 }
 
 func (s *store) RevokeSession(ctx context.Context, id, reason string, now time.Time) (server.Session, error) {
-	start := time.Now()
-	v, err := s.Store.RevokeSession(ctx, id, reason, now)
-	s.m.storeCall("RevokeSession", start, err)
-	return v, err
+	return timed(s.m, "RevokeSession", func() (server.Session, error) { return s.Store.RevokeSession(ctx, id, reason, now) })
 }
 
 func (s *store) RevokedSince(ctx context.Context, since time.Time) ([]server.Revocation, error) {
-	start := time.Now()
-	v, err := s.Store.RevokedSince(ctx, since)
-	s.m.storeCall("RevokedSince", start, err)
-	return v, err
+	return timed(s.m, "RevokedSince", func() ([]server.Revocation, error) { return s.Store.RevokedSince(ctx, since) })
 }
 
 func (s *store) UserSessions(ctx context.Context, userID int64, now time.Time, limit int) ([]server.Session, error) {
-	start := time.Now()
-	v, err := s.Store.UserSessions(ctx, userID, now, limit)
-	s.m.storeCall("UserSessions", start, err)
-	return v, err
+	return timed(s.m, "UserSessions", func() ([]server.Session, error) { return s.Store.UserSessions(ctx, userID, now, limit) })
 }
 
 func (s *store) RevokeUserSessions(ctx context.Context, userID int64, reason string, now time.Time) ([]string, error) {
-	start := time.Now()
-	v, err := s.Store.RevokeUserSessions(ctx, userID, reason, now)
-	s.m.storeCall("RevokeUserSessions", start, err)
-	return v, err
+	return timed(s.m, "RevokeUserSessions", func() ([]string, error) { return s.Store.RevokeUserSessions(ctx, userID, reason, now) })
 }
 
 func (s *store) AuditSince(ctx context.Context, since time.Time, afterID int64, limit int) ([]server.AuditEvent, error) {
-	start := time.Now()
-	v, err := s.Store.AuditSince(ctx, since, afterID, limit)
-	s.m.storeCall("AuditSince", start, err)
-	return v, err
+	return timed(s.m, "AuditSince", func() ([]server.AuditEvent, error) { return s.Store.AuditSince(ctx, since, afterID, limit) })
 }
 
 func (s *store) DeleteExpired(ctx context.Context, before time.Time) (int64, error) {
-	start := time.Now()
-	v, err := s.Store.DeleteExpired(ctx, before)
-	s.m.storeCall("DeleteExpired", start, err)
-	return v, err
+	return timed(s.m, "DeleteExpired", func() (int64, error) { return s.Store.DeleteExpired(ctx, before) })
 }
 
 func (s *store) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
@@ -190,50 +153,29 @@ func (s *store) Secret(ctx context.Context, name string, generate func() ([]byte
 }
 
 func (s *store) EnsureSigningKey(ctx context.Context, k server.SigningKey) (server.SigningKey, error) {
-	start := time.Now()
-	v, err := s.Store.EnsureSigningKey(ctx, k)
-	s.m.storeCall("EnsureSigningKey", start, err)
-	return v, err
+	return timed(s.m, "EnsureSigningKey", func() (server.SigningKey, error) { return s.Store.EnsureSigningKey(ctx, k) })
 }
 
 func (s *store) RotateSigningKey(ctx context.Context, k server.SigningKey, retireOld time.Time) error {
-	start := time.Now()
-	err := s.Store.RotateSigningKey(ctx, k, retireOld)
-	s.m.storeCall("RotateSigningKey", start, err)
-	return err
+	return timedErr(s.m, "RotateSigningKey", func() error { return s.Store.RotateSigningKey(ctx, k, retireOld) })
 }
 
 func (s *store) SigningKeys(ctx context.Context, now time.Time) ([]server.SigningKey, error) {
-	start := time.Now()
-	v, err := s.Store.SigningKeys(ctx, now)
-	s.m.storeCall("SigningKeys", start, err)
-	return v, err
+	return timed(s.m, "SigningKeys", func() ([]server.SigningKey, error) { return s.Store.SigningKeys(ctx, now) })
 }
 
 func (s *store) PruneSessions(ctx context.Context, endedBefore time.Time, limit int) (int64, error) {
-	start := time.Now()
-	v, err := s.Store.PruneSessions(ctx, endedBefore, limit)
-	s.m.storeCall("PruneSessions", start, err)
-	return v, err
+	return timed(s.m, "PruneSessions", func() (int64, error) { return s.Store.PruneSessions(ctx, endedBefore, limit) })
 }
 
 func (s *store) Probe(ctx context.Context, now time.Time) error {
-	start := time.Now()
-	err := s.Store.Probe(ctx, now)
-	s.m.storeCall("Probe", start, err)
-	return err
+	return timedErr(s.m, "Probe", func() error { return s.Store.Probe(ctx, now) })
 }
 
 func (s *store) SetServerSetting(ctx context.Context, name, value string, now time.Time) error {
-	start := time.Now()
-	err := s.Store.SetServerSetting(ctx, name, value, now)
-	s.m.storeCall("SetServerSetting", start, err)
-	return err
+	return timedErr(s.m, "SetServerSetting", func() error { return s.Store.SetServerSetting(ctx, name, value, now) })
 }
 
 func (s *store) ServerSetting(ctx context.Context, name string) (server.ServerSetting, error) {
-	start := time.Now()
-	v, err := s.Store.ServerSetting(ctx, name)
-	s.m.storeCall("ServerSetting", start, err)
-	return v, err
+	return timed(s.m, "ServerSetting", func() (server.ServerSetting, error) { return s.Store.ServerSetting(ctx, name) })
 }

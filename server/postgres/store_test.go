@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -298,10 +299,12 @@ func TestWatchRevocationsSurvivesALostConnection(t *testing.T) {
 		defer close(done)
 		st.WatchRevocations(ctx, func(sid string) { got <- sid })
 	}()
-	waitListening := func() []int32 {
+	// waitListening waits for a LISTENing backend other than the ones in old (a terminated
+	// backend can stay listed for a moment).
+	waitListening := func(old ...int32) []int32 {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if pids := listeners(t, admin, app); len(pids) > 0 {
+			if pids := slices.DeleteFunc(listeners(t, admin, app), func(p int32) bool { return slices.Contains(old, p) }); len(pids) > 0 {
 				return pids
 			}
 		}
@@ -318,8 +321,10 @@ func TestWatchRevocationsSurvivesALostConnection(t *testing.T) {
 		}
 	}
 
+	// Revoke only once the store LISTENs: a NOTIFY sent before that reaches no one.
+	pids := waitListening()
 	revoke(s1)
-	for _, pid := range waitListening() {
+	for _, pid := range pids {
 		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +337,7 @@ func TestWatchRevocationsSurvivesALostConnection(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("the lost listener was not logged")
 	}
-	waitListening()
+	waitListening(pids...)
 	revoke(s2)
 
 	cancel()

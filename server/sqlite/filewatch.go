@@ -36,9 +36,20 @@ func (w *fileWatch) guard() error {
 	return w.check()
 }
 
-// check compares the file at the path with the one opened.
+// check compares the file at the path with the one opened. A failure also ends the good
+// check the guard relies on, so that writes stop as soon as anyone noticed.
 func (w *fileWatch) check() error {
 	now := time.Now()
+	err := w.compare()
+	if err != nil {
+		w.okUntil.Store(0)
+		return err
+	}
+	w.okUntil.Store(now.Add(checkEvery).UnixNano())
+	return nil
+}
+
+func (w *fileWatch) compare() error {
 	cur, err := os.Stat(w.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -50,6 +61,5 @@ func (w *fileWatch) check() error {
 		return fmt.Errorf("%w: database file %s was replaced by another file while the server runs; writes are refused because they would go to the old file: restart the server to use the new one",
 			server.ErrUnavailable, w.path)
 	}
-	w.okUntil.Store(now.Add(checkEvery).UnixNano())
 	return nil
 }

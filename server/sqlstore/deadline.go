@@ -32,7 +32,7 @@ func (s *Store) CallTimeout() time.Duration { return s.opts.CallTimeout }
 // bound gives ctx the call deadline (a sooner one of the caller's stays). A Store built
 // without New (a unit test's) has none.
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if true {
+	if s.opts.CallTimeout <= 0 {
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, s.opts.CallTimeout)

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -267,11 +265,7 @@ func keysGenerateRun(_ context.Context, opts *KeysGenerateOptions) error {
 // have made; the HS256 secret is text, so that it survives editors and copy and paste.
 func generateKey(alg string, now time.Time) (generatedKey, error) {
 	if alg == "HS256" {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return generatedKey{}, fmt.Errorf("generate HS256 secret: %w", err)
-		}
-		secret := base64.RawURLEncoding.EncodeToString(b)
+		secret := randomText(32)
 		k, err := server.ParseSigningKey(alg, []byte(secret), now)
 		if err != nil {
 			return generatedKey{}, err
@@ -308,13 +302,12 @@ func writePrivateFile(path string, data []byte, force bool) error {
 		return err
 	}
 	// The mode given to OpenFile does not change an existing file's.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
+	return err
 }

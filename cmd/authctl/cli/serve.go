@@ -235,6 +235,10 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	// The PostgreSQL store's LISTEN connection reports losing its database in the server log.
+	if l, ok := st.(interface{ SetLogger(*slog.Logger) }); ok {
+		l.SetLogger(log)
+	}
 	if mx != nil {
 		st = instrument(ctx, mx, st)
 	}

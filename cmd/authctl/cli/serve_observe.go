@@ -6,8 +6,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -154,11 +152,7 @@ func ensureAdmin(ctx context.Context, opts *ServeOptions, st server.Store, log *
 	toTerminal := opts.LogFormat == "text" && stderrIsTerminal(opts.IO.ErrOut)
 	var file string
 	if generated {
-		b := make([]byte, 18)
-		if _, err := rand.Read(b); err != nil {
-			return err
-		}
-		password = base64.RawURLEncoding.EncodeToString(b)
+		password = randomText(18)
 		if !toTerminal {
 			if file, err = adminPasswordFile(opts.Getenv, opts.DB); err != nil {
 				return fmt.Errorf("first start: %w", err)

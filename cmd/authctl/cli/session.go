@@ -24,15 +24,7 @@ import (
 // else the last server logged in to or switched to, else the default. A server typed
 // without a scheme gets one (client.ServerURL), and the user is told once.
 func (f *Factory) resolveServer(g GlobalOptions) (string, error) {
-	raw := g.Server
-	if raw == "" {
-		if dir, err := f.ConfigDir(); err == nil {
-			raw, _ = keystore.LastServer(dir)
-		}
-	}
-	if raw == "" {
-		raw = defaultServer
-	}
+	raw := f.serverOrLast(g.Server)
 	full, added := client.ServerURL(raw)
 	u, err := keystore.NormalizeServer(full)
 	if err != nil {
@@ -47,7 +39,14 @@ func (f *Factory) resolveServer(g GlobalOptions) (string, error) {
 // loginDefault is the server `authctl login` picks without --server: AUTHCTL_SERVER, else
 // the last one, else the default. Hints name --server only when it differs.
 func (f *Factory) loginDefault() string {
-	raw := f.Getenv("AUTHCTL_SERVER")
+	full, _ := client.ServerURL(f.serverOrLast(f.Getenv("AUTHCTL_SERVER")))
+	u, _ := keystore.NormalizeServer(full)
+	return u
+}
+
+// serverOrLast is raw as typed, or when it is empty the last server logged in to or
+// switched to, else the default.
+func (f *Factory) serverOrLast(raw string) string {
 	if raw == "" {
 		if dir, err := f.ConfigDir(); err == nil {
 			raw, _ = keystore.LastServer(dir)
@@ -56,9 +55,7 @@ func (f *Factory) loginDefault() string {
 	if raw == "" {
 		raw = defaultServer
 	}
-	full, _ := client.ServerURL(raw)
-	u, _ := keystore.NormalizeServer(full)
-	return u
+	return raw
 }
 
 // connector builds API clients for the global flags g. The clients it builds share one
@@ -152,6 +149,11 @@ type ClientOptions struct {
 	Now    func() time.Time
 	JSON   bool
 	Client func() (*client.Client, error)
+	// ConfigDir is where the servers logged in to, and the last of them, are listed.
+	ConfigDir func() (string, error)
+	// Keystore is where Client keeps the session; commands that name or move the session
+	// open it too.
+	Keystore func() (keystore.Store, error)
 	// EnvToken is AUTHCTL_TOKEN: when set, Client uses it as the access token as is.
 	EnvToken string
 	// LoginDefault is the server `authctl login` would pick without --server ("" when
@@ -161,7 +163,10 @@ type ClientOptions struct {
 
 // fill runs after the root's pre-run has pointed f.Client at the global flags.
 func (o *ClientOptions) fill(f *Factory, cmd *cobra.Command, _ []string) error {
-	*o = ClientOptions{IO: f.IO, Now: f.Now, JSON: globalsOf(cmd).JSON, Client: f.Client, EnvToken: f.Getenv("AUTHCTL_TOKEN"), LoginDefault: f.loginDefault()}
+	*o = ClientOptions{
+		IO: f.IO, Now: f.Now, JSON: globalsOf(cmd).JSON, Client: f.Client, ConfigDir: f.ConfigDir, Keystore: f.Keystore,
+		EnvToken: f.Getenv("AUTHCTL_TOKEN"), LoginDefault: f.loginDefault(),
+	}
 	return nil
 }
 
@@ -234,14 +239,8 @@ func expiresIn(sty Styles, t, now time.Time) string {
 // LoginOptions are `authctl login`'s.
 type LoginOptions struct {
 	ClientOptions
-	ConfigDir     func() (string, error) // where the last server is remembered
 	Username      string
 	PasswordStdin bool
-}
-
-func (o *LoginOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
-	o.ConfigDir = f.ConfigDir
-	return o.ClientOptions.fill(f, cmd, args)
 }
 
 // NewCmdLogin is `authctl login`.
@@ -344,15 +343,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 }
 
 // LogoutOptions are `authctl logout`'s.
-type LogoutOptions struct {
-	ClientOptions
-	ConfigDir func() (string, error) // where the known servers are listed
-}
-
-func (o *LogoutOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
-	o.ConfigDir = f.ConfigDir
-	return o.ClientOptions.fill(f, cmd, args)
-}
+type LogoutOptions struct{ ClientOptions }
 
 // NewCmdLogout is `authctl logout`.
 func NewCmdLogout(f *Factory, runF func(context.Context, *LogoutOptions) error) *cobra.Command {
@@ -400,13 +391,7 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 // RefreshOptions are `authctl refresh`'s.
 type RefreshOptions struct {
 	ClientOptions
-	Keystore func() (keystore.Store, error)
-	Migrate  bool // --migrate
-}
-
-func (o *RefreshOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
-	o.Keystore = f.Keystore
-	return o.ClientOptions.fill(f, cmd, args)
+	Migrate bool // --migrate
 }
 
 // NewCmdRefresh is `authctl refresh`.
@@ -494,15 +479,12 @@ type status struct {
 // StatusOptions are `authctl status`'s.
 type StatusOptions struct {
 	ClientOptions
-	Keystore  func() (keystore.Store, error)              // named as the source of the session
-	ConfigDir func() (string, error)                      // the known servers, for --all
 	ClientFor func(server string) (*client.Client, error) // a client for another stored server
 	Offline   bool                                        // --offline
 	All       bool                                        // --all
 }
 
 func (o *StatusOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
-	o.Keystore, o.ConfigDir = f.Keystore, f.ConfigDir
 	o.ClientFor = newConnector(f, globalsOf(cmd)).clientFor
 	if err := o.ClientOptions.fill(f, cmd, args); err != nil {
 		return err

@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -81,7 +79,7 @@ revoked. The session this machine uses is marked current. End one with
 }
 
 func sessionsRun(ctx context.Context, opts *SessionsOptions) error {
-	rows, _, err := call(&opts.ClientOptions, func(c *client.Client) ([]sessionRow, error) { return mySessions(ctx, c, opts.Now) })
+	rows, _, err := call(&opts.ClientOptions, func(c *client.Client) ([]sessionRow, error) { return mySessions(ctx, c) })
 	if err != nil {
 		return err
 	}
@@ -139,7 +137,7 @@ func sessionsRevokeRun(ctx context.Context, opts *SessionsRevokeOptions) error {
 	if err != nil {
 		return err
 	}
-	rows, err := mySessions(ctx, c, opts.Now)
+	rows, err := mySessions(ctx, c)
 	if err != nil {
 		return opts.clientErr(c, err)
 	}
@@ -165,7 +163,7 @@ func sessionsRevokeRun(ctx context.Context, opts *SessionsRevokeOptions) error {
 				return opts.clientErr(c, err)
 			}
 			out.LoggedOut = true
-		} else if err := revokeMine(ctx, c, r.ID, opts.Now); err != nil {
+		} else if err := revokeMine(ctx, c, r.ID); err != nil {
 			if isNotFound(err) {
 				return fmt.Errorf("no session %s", r.ID)
 			}
@@ -216,11 +214,11 @@ func pickSession(rows []sessionRow, id string) (sessionRow, error) {
 }
 
 // mySessions is GET /api/auth/sessions.
-func mySessions(ctx context.Context, c *client.Client, now func() time.Time) ([]sessionRow, error) {
+func mySessions(ctx context.Context, c *client.Client) ([]sessionRow, error) {
 	var body struct {
 		Sessions []sessionRow `json:"sessions"`
 	}
-	if err := sessionsCall(ctx, c, http.MethodGet, "/api/auth/sessions", now, &body); err != nil {
+	if err := c.Call(ctx, http.MethodGet, "/api/auth/sessions", &body); err != nil {
 		return nil, err
 	}
 	if body.Sessions == nil {
@@ -230,40 +228,8 @@ func mySessions(ctx context.Context, c *client.Client, now func() time.Time) ([]
 }
 
 // revokeMine is DELETE /api/auth/sessions/{id}.
-func revokeMine(ctx context.Context, c *client.Client, id string, now func() time.Time) error {
-	return sessionsCall(ctx, c, http.MethodDelete, "/api/auth/sessions/"+url.PathEscape(id), now, nil)
-}
-
-// maxSessionsBody bounds the answer read: MaxListedSessions rows are some 100 KB.
-const maxSessionsBody = 4 << 20
-
-// sessionsCall makes one request through the client's refreshing transport and decodes a
-// 2xx answer into out (nil: none expected); any other status is a *client.Error.
-func sessionsCall(ctx context.Context, c *client.Client, method, path string, now func() time.Time, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.Server()+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSessionsBody))
-	if err != nil {
-		return fmt.Errorf("read the answer of %s: %w", path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return client.ErrorFrom(resp.StatusCode, resp.Header, data, now())
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decode the answer of %s: %w", path, err)
-	}
-	return nil
+func revokeMine(ctx context.Context, c *client.Client, id string) error {
+	return c.Call(ctx, http.MethodDelete, "/api/auth/sessions/"+url.PathEscape(id), nil)
 }
 
 func isNotFound(err error) bool {

@@ -234,7 +234,9 @@ func (o *TokenSignOptions) claims(now time.Time) (jwt.MapClaims, error) {
 	if o.jtiSet {
 		c["jti"] = o.JTI
 	} else if _, ok := c["jti"]; !ok {
-		c["jti"] = randomJTI()
+		// 128 bits: unique without coordination (RFC 7519 section 4.1.7 asks for a
+		// negligible chance of collision).
+		c["jti"] = randomText(16)
 	}
 	// A verifier reads these as NumericDate (RFC 7519 section 2); a string there would
 	// make a token no one accepts.
@@ -300,11 +302,12 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// randomJTI is 128 random bits, base64url: unique without coordination (RFC 7519
-// section 4.1.7 asks for a negligible chance of collision).
-func randomJTI() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+// randomText is n random bytes in base64url without padding: text that survives shells,
+// editors and copy and paste. crypto/rand.Read never returns an error (it stops the
+// program instead), so neither does randomText.
+func randomText(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
