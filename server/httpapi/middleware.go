@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/authctl/authctl/server"
@@ -100,6 +101,7 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // It also hands every request to obs (nil: none), and answers with the request's id in
 // X-Request-Id.
 func accessLog(log *slog.Logger, obs RequestObserver) func(http.Handler) http.Handler {
+	refused := &refusalSampler{}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -121,6 +123,17 @@ func accessLog(log *slog.Logger, obs RequestObserver) func(http.Handler) http.Ha
 			if !log.Enabled(r.Context(), level) {
 				return
 			}
+			if sw.status == http.StatusTooManyRequests {
+				ok, dropped := refused.admit(start)
+				if dropped > 0 {
+					log.LogAttrs(r.Context(), slog.LevelWarn, "refused requests not logged one by one",
+						slog.String("event", "requests_refused_summary"), slog.Int("status", http.StatusTooManyRequests),
+						slog.Int("count", dropped), slog.Duration("window", refusalWindow))
+				}
+				if !ok {
+					return
+				}
+			}
 			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", sw.status), slog.Duration("duration", d),
 				slog.String("addr", clientAddr(r)), slog.String("request_id", ri.id)}
@@ -130,6 +143,38 @@ func accessLog(log *slog.Logger, obs RequestObserver) func(http.Handler) http.Ha
 			log.LogAttrs(r.Context(), level, "request", attrs...)
 		})
 	}
+}
+
+// A flood of refused (429) requests must not fill the disk through the access log: at most
+// refusalLines of them are logged per refusalWindow, and the rest are counted into one
+// summary line, written with the first refused request of a later window.
+const (
+	refusalLines  = 20
+	refusalWindow = 10 * time.Second
+)
+
+type refusalSampler struct {
+	mu      sync.Mutex
+	start   time.Time
+	logged  int
+	dropped int
+}
+
+// admit says whether the refused request at now gets its own line, and how many refused
+// requests of the window that just ended were not logged (to be summarised now).
+func (s *refusalSampler) admit(now time.Time) (ok bool, droppedBefore int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.start) >= refusalWindow {
+		droppedBefore = s.dropped
+		s.start, s.logged, s.dropped = now, 0, 0
+	}
+	if s.logged < refusalLines {
+		s.logged++
+		return true, droppedBefore
+	}
+	s.dropped++
+	return false, droppedBefore
 }
 
 type claimsKey struct{}
