@@ -1,6 +1,7 @@
 package jose
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -218,4 +219,34 @@ func Ago(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}
+}
+
+// CheckNumericDates refuses a compact token whose payload gives exp, nbf or iat as anything
+// but a JSON number (RFC 7519 §2 NumericDate). golang-jwt's NumericDate also reads a quoted
+// number ("exp":"1700000000"), so a parser into typed claims would accept a second spelling
+// of the same claim; tokens we sign never use one. The signature is not checked here.
+func CheckNumericDates(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("malformed token")
+	}
+	payload, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
+	if err != nil {
+		return errors.New("malformed payload")
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return errors.New("payload is not a JSON object")
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := claims[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &n) != nil {
+			return fmt.Errorf("%s is not a number", name)
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -217,5 +218,32 @@ func TestAgo(t *testing.T) {
 		if got := Ago(d); got != want {
 			t.Errorf("Ago(%s) = %s, want %s", d, got, want)
 		}
+	}
+}
+
+func TestCheckNumericDates(t *testing.T) {
+	enc := func(payload string) string {
+		return "eyJhbGciOiJIUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".c2ln"
+	}
+	for _, c := range []struct {
+		name, payload string
+		ok            bool
+	}{
+		{"numbers are accepted", `{"exp":1700000000,"nbf":1699999000,"iat":1699999000.5}`, true},
+		{"absent dates are left to the verifier", `{"sub":"1"}`, true},
+		{"a quoted exp is refused", `{"exp":"1700000000"}`, false},
+		{"a quoted nbf is refused", `{"exp":1700000000,"nbf":"1699999000"}`, false},
+		{"a quoted iat is refused", `{"exp":1700000000,"iat":"1699999000"}`, false},
+		{"an exp that is an object is refused", `{"exp":{"n":1}}`, false},
+		{"a payload that is not an object is refused", `[1,2]`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := CheckNumericDates(enc(c.payload)); (err == nil) != c.ok {
+				t.Fatalf("CheckNumericDates(%s) = %v", c.payload, err)
+			}
+		})
+	}
+	if CheckNumericDates("a.b") == nil {
+		t.Fatal("two segments accepted")
 	}
 }

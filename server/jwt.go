@@ -127,6 +127,9 @@ func (k *KeySet) Verify(token, issuer, audience string, now time.Time) (*AccessC
 	if !jose.CompactAlphabet(token) {
 		return nil, fmt.Errorf("%w: malformed", ErrInvalidToken)
 	}
+	if err := jose.CheckNumericDates(token); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{k.alg}),
 		jwt.WithIssuer(issuer),

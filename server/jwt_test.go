@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,9 @@ func TestVerifyRejectsForgedTokens(t *testing.T) {
 				{"a missing audience is refused", withClaims(func(c map[string]any) { delete(c, "aud") })},
 				{"a missing exp is refused", withClaims(func(c map[string]any) { delete(c, "exp") })},
 				{"a string exp is refused", withClaims(func(c map[string]any) { c["exp"] = "never" })},
+				{"an exp given as a quoted number is refused", withClaims(func(c map[string]any) { c["exp"] = fmt.Sprint(c["exp"]) })},
+				{"an nbf given as a quoted number is refused", withClaims(func(c map[string]any) { c["nbf"] = fmt.Sprint(testNow.Unix()) })},
+				{"an iat given as a quoted number is refused", withClaims(func(c map[string]any) { c["iat"] = fmt.Sprint(testNow.Unix()) })},
 				{"nbf in the future is refused", withClaims(func(c map[string]any) { c["nbf"] = testNow.Add(time.Second).Unix() })},
 				{"iat in the future is refused", withClaims(func(c map[string]any) { c["iat"] = testNow.Add(time.Second).Unix() })},
 				{"a missing sid is refused", withClaims(func(c map[string]any) { delete(c, "sid") })},
