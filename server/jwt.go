@@ -127,9 +127,6 @@ func (k *KeySet) Verify(token, issuer, audience string, now time.Time) (*AccessC
 	if !jose.CompactAlphabet(token) {
 		return nil, fmt.Errorf("%w: malformed", ErrInvalidToken)
 	}
-	if err := jose.CheckNumericDates(token); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
-	}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{k.alg}),
 		jwt.WithIssuer(issuer),
@@ -151,6 +148,10 @@ func (k *KeySet) Verify(token, issuer, audience string, now time.Time) (*AccessC
 	}
 	if claims.Subject == "" || claims.SID == "" {
 		return nil, fmt.Errorf("%w: sub or sid missing", ErrInvalidToken)
+	}
+	// Checked once the signature holds, so that a malformed token is reported as such.
+	if err := jose.CheckNumericDates(token); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	return &claims, nil
 }

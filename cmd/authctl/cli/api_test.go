@@ -44,7 +44,7 @@ func TestAPIBody(t *testing.T) {
 	}
 	ios, stdin, _, _ := Test()
 	stdin.WriteString("raw body")
-	data := &APIOptions{ClientOptions: ClientOptions{IO: ios}, Data: "-", DataSet: true}
+	data := &APIOptions{ClientOptions: ClientOptions{OutputOptions: OutputOptions{IO: ios}}, Data: "-", DataSet: true}
 	if b, _, err := data.body(target); string(b) != "raw body" || err != nil {
 		t.Errorf("-d -: %q, %v", b, err)
 	}

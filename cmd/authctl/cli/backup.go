@@ -14,14 +14,14 @@ import (
 
 // BackupOptions are `authctl backup`'s.
 type BackupOptions struct {
-	IO    *IOStreams
+	OutputOptions
 	DB    string // --db, the SQLite file (defaultDB when not given)
 	File  string // where the copy goes
 	Force bool   // --force: replace File if it exists
 }
 
 func (o *BackupOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
-	o.IO, o.File, o.DB = f.IO, args[0], dbFlag(cmd)
+	o.File, o.DB = args[0], dbFlag(cmd)
 	if isPostgresURL(o.DB) {
 		return usageError(`backup copies the embedded SQLite store; for PostgreSQL use pg_dump and pg_restore (README "Backup and restore")`)
 	}

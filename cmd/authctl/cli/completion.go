@@ -8,13 +8,13 @@ import (
 
 // CompletionOptions are `authctl completion`'s.
 type CompletionOptions struct {
-	IO    *IOStreams
+	OutputOptions
 	Shell string         // bash, zsh, fish or powershell
 	Root  *cobra.Command // the tree to complete
 }
 
 func (o *CompletionOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
-	*o = CompletionOptions{IO: f.IO, Shell: args[0], Root: cmd.Root()}
+	o.Shell, o.Root = args[0], cmd.Root()
 	return nil
 }
 

@@ -244,3 +244,39 @@ func TestBadFlagsNeverReachTheRunFunction(t *testing.T) {
 		})
 	}
 }
+
+// newCmd fills the OutputOptions every Options embeds; a command whose own fill reset them
+// (as `*o = XOptions{…}` would) would print to nil streams or ignore --json.
+func TestEveryKindOfOptionsGetsItsOutputOptions(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		args  []string
+		build func(f *Factory, got *any) *cobra.Command
+	}{
+		{"a store command", []string{"--json", "user", "sessions", "alice"}, func(f *Factory, got *any) *cobra.Command {
+			return inGroup(f, "user", NewCmdUserSessions(f, capture[UserSessionsOptions](got)))
+		}},
+		{"a client command", []string{"--json", "sessions"}, func(f *Factory, got *any) *cobra.Command {
+			return NewCmdSessions(f, capture[SessionsOptions](got))
+		}},
+		{"a command with its own fill", []string{"--json", "switch", "https://id.example"}, func(f *Factory, got *any) *cobra.Command {
+			return NewCmdSwitch(f, capture[SwitchOptions](got))
+		}},
+		{"an offline tool", []string{"--json", "sign", "--key", "k.pem"}, func(f *Factory, got *any) *cobra.Command {
+			return NewCmdTokenSign(f, capture[TokenSignOptions](got))
+		}},
+	} {
+		t.Run(c.name+" gets streams, clock and --json", func(t *testing.T) {
+			t.Parallel()
+			got, err := parse(t, nil, c.build, c.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := got.(interface{ output() *OutputOptions }).output()
+			if o.IO == nil || o.Now == nil || !o.JSON {
+				t.Errorf("OutputOptions %+v, want streams, a clock and JSON", *o)
+			}
+		})
+	}
+}

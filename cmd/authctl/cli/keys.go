@@ -140,26 +140,26 @@ func NewCmdKeysList(f *Factory, runF func(context.Context, *KeysListOptions) err
 }
 
 func keysListRun(ctx context.Context, opts *KeysListOptions) error {
-	var keys []server.SigningKey
-	err := opts.withStore(ctx, func(st server.Store) (err error) {
-		keys, err = st.SigningKeys(ctx, opts.Now())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	rows := make([]keyRow, 0, len(keys))
-	for _, k := range keys {
-		r := keyRow{KID: k.KID, Alg: k.Alg, Active: k.Active, CreatedAt: k.CreatedAt}
-		if !k.RetireAt.IsZero() {
-			r.RetireAt = &k.RetireAt
+	return listFromStore(ctx, &opts.StoreOptions, func(st server.Store) ([]keyRow, error) {
+		keys, err := st.SigningKeys(ctx, opts.Now())
+		if err != nil {
+			return nil, err
 		}
-		rows = append(rows, r)
-	}
-	if opts.JSON {
-		return writeJSON(opts.IO, rows)
-	}
-	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+		rows := make([]keyRow, 0, len(keys))
+		for _, k := range keys {
+			r := keyRow{KID: k.KID, Alg: k.Alg, Active: k.Active, CreatedAt: k.CreatedAt}
+			if !k.RetireAt.IsZero() {
+				r.RetireAt = &k.RetireAt
+			}
+			rows = append(rows, r)
+		}
+		return rows, nil
+	}, keysTable)
+}
+
+// keysTable is `keys list` for people.
+func keysTable(o *OutputOptions, rows []keyRow) error {
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tACTIVE\tCREATED\tRETIRES")
 	for _, r := range rows {
 		retire := "-"
@@ -173,9 +173,7 @@ func keysListRun(ctx context.Context, opts *KeysListOptions) error {
 
 // KeysGenerateOptions are `authctl keys generate`'s.
 type KeysGenerateOptions struct {
-	IO    *IOStreams
-	Now   func() time.Time
-	JSON  bool
+	OutputOptions
 	Alg   string // --alg
 	Out   string // --out: the private key's file; "" → stdout
 	JWK   bool   // --jwk: print the public JWK too
@@ -189,7 +187,6 @@ func (o *KeysGenerateOptions) fill(f *Factory, cmd *cobra.Command, _ []string) e
 	if o.JWK && o.Alg == "HS256" {
 		return usageError("an HS256 secret has no public JWK: it is shared, never published")
 	}
-	o.IO, o.Now, o.JSON = f.IO, f.Now, globalsOf(cmd).JSON
 	return nil
 }
 

@@ -10,9 +10,10 @@
 //
 // The Factory hands out the outside world, lazily: streams, environment, clock, and the
 // keystore and API client for the chosen server. Global flag values are not in it: the
-// root's pre-run points its constructors at them (GlobalOptions), and each command copies
-// the ones it shows (--json, -v) into its Options. So tests build Options by hand, or
-// parse a command line with runF swapped in, and never touch global state.
+// root's pre-run points its constructors at them (GlobalOptions), and newCmd copies the
+// ones every command shares (streams, clock, --json) into the OutputOptions each Options
+// embeds; a command copies any other it shows (-v) itself. So tests build Options by
+// hand, or parse a command line with runF swapped in, and never touch global state.
 //
 // Command groups (token, user, keys) and the exit-codes help topic have no run function
 // and so no Options; the server-side commands (serve, and the user and keys groups)
@@ -264,15 +265,38 @@ refresh, logout, status and token tools. See 'authctl help exit-codes'.`,
 	return cmd
 }
 
+// OutputOptions are where and how every command writes: stdout and stderr, the clock its
+// times are shown against, and --json. Each Options embeds them and newCmd fills them, so
+// no command copies the global --json by hand.
+type OutputOptions struct {
+	IO   *IOStreams
+	Now  func() time.Time
+	JSON bool // --json: a stable shape for scripts instead of text for people
+}
+
+func (o *OutputOptions) output() *OutputOptions { return o }
+
+// printList prints a list command's rows: as JSON for scripts (README "JSON output"),
+// else as table draws them for people.
+func printList[T any](o *OutputOptions, rows []T, table func(*OutputOptions, []T) error) error {
+	if o.JSON {
+		return writeJSON(o.IO, rows)
+	}
+	return table(o, rows)
+}
+
 // options is what every command's Options type does: fill itself from the Factory and the
-// parsed command line, refusing bad flags and arguments (usage errors) before any work.
+// parsed command line, refusing bad flags and arguments (usage errors) before any work;
+// its OutputOptions are filled before that.
 type options interface {
+	output() *OutputOptions
 	fill(f *Factory, cmd *cobra.Command, args []string) error
 }
 
 // newCmd gives cmd its run function, in the one shape every command has: fill a fresh
-// Options, then hand them to runF when a test passed one, else to run. flags, when not
-// nil, declares the command's own flags, bound to the Options.
+// Options (the shared OutputOptions, then the command's own fill), then hand them to runF
+// when a test passed one, else to run. flags, when not nil, declares the command's own
+// flags, bound to the Options.
 func newCmd[O any, P interface {
 	*O
 	options
@@ -282,6 +306,7 @@ func newCmd[O any, P interface {
 		flags(cmd, opts)
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		*opts.output() = OutputOptions{IO: f.IO, Now: f.Now, JSON: globalsOf(cmd).JSON}
 		if err := opts.fill(f, cmd, args); err != nil {
 			return err
 		}

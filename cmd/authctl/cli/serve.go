@@ -25,7 +25,7 @@ import (
 
 // ServeOptions are `authctl serve`'s flags (README "Server").
 type ServeOptions struct {
-	IO     *IOStreams
+	OutputOptions
 	Getenv func(string) string
 	Build  BuildInfo // for the start-up line
 
@@ -60,7 +60,7 @@ func RunServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 func (o *ServeOptions) fill(f *Factory, cmd *cobra.Command, _ []string) error {
-	o.IO, o.Getenv, o.Build = f.IO, f.Getenv, f.Build
+	o.Getenv, o.Build = f.Getenv, f.Build
 	o.Verbose, o.DB = globalsOf(cmd).Verbose, dbFlag(cmd)
 	if v := f.Getenv("AUTHCTL_WEB"); v != "" && !cmd.Flags().Changed("web") {
 		if err := cmd.Flags().Set("web", v); err != nil {

@@ -145,9 +145,7 @@ func (k *connector) clientFor(server string) (*client.Client, error) {
 
 // ClientOptions are what every command that talks to a server holds.
 type ClientOptions struct {
-	IO     *IOStreams
-	Now    func() time.Time
-	JSON   bool
+	OutputOptions
 	Client func() (*client.Client, error)
 	// ConfigDir is where the servers logged in to, and the last of them, are listed.
 	ConfigDir func() (string, error)
@@ -163,10 +161,8 @@ type ClientOptions struct {
 
 // fill runs after the root's pre-run has pointed f.Client at the global flags.
 func (o *ClientOptions) fill(f *Factory, cmd *cobra.Command, _ []string) error {
-	*o = ClientOptions{
-		IO: f.IO, Now: f.Now, JSON: globalsOf(cmd).JSON, Client: f.Client, ConfigDir: f.ConfigDir, Keystore: f.Keystore,
-		EnvToken: f.Getenv("AUTHCTL_TOKEN"), LoginDefault: f.loginDefault(),
-	}
+	o.Client, o.ConfigDir, o.Keystore = f.Client, f.ConfigDir, f.Keystore
+	o.EnvToken, o.LoginDefault = f.Getenv("AUTHCTL_TOKEN"), f.loginDefault()
 	return nil
 }
 
@@ -713,15 +709,14 @@ func printStatus(ios *IOStreams, st status, now time.Time, all bool) {
 
 // SwitchOptions are `authctl switch`'s.
 type SwitchOptions struct {
-	IO        *IOStreams
-	JSON      bool
+	OutputOptions
 	ConfigDir func() (string, error)
 	Keystore  func() (keystore.Store, error)
 	Server    string // the argument, as typed
 }
 
 func (o *SwitchOptions) fill(f *Factory, cmd *cobra.Command, args []string) error {
-	*o = SwitchOptions{IO: f.IO, JSON: globalsOf(cmd).JSON, ConfigDir: f.ConfigDir, Keystore: f.Keystore, Server: args[0]}
+	o.ConfigDir, o.Keystore, o.Server = f.ConfigDir, f.Keystore, args[0]
 	return nil
 }
 

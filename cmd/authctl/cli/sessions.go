@@ -41,7 +41,15 @@ type sessionRow struct {
 
 func (r sessionRow) live() bool { return r.RevokedAt == nil }
 
-// sessionRowOf is a stored session as a row (the admin commands read the store).
+// sessionRowsOf is stored sessions as rows (the admin commands read the store).
+func sessionRowsOf(list []server.Session) []sessionRow {
+	rows := make([]sessionRow, 0, len(list))
+	for _, s := range list {
+		rows = append(rows, sessionRowOf(s))
+	}
+	return rows
+}
+
 func sessionRowOf(s server.Session) sessionRow {
 	r := sessionRow{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, ClientAddr: s.ClientAddr,
 		UserAgent: s.UserAgent, RevokeReason: s.RevokeReason}
@@ -83,10 +91,7 @@ func sessionsRun(ctx context.Context, opts *SessionsOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.JSON {
-		return writeJSON(opts.IO, rows)
-	}
-	return printSessions(opts.IO, rows, opts.Now())
+	return printList(&opts.OutputOptions, rows, sessionsTable)
 }
 
 // SessionsRevokeOptions are `authctl sessions revoke`'s.
@@ -240,8 +245,10 @@ func isNotFound(err error) bool {
 // maxUserAgentShown cuts a User-Agent in the table; --json has it whole.
 const maxUserAgentShown = 32
 
-// printSessions writes the sessions table: times relative to now, newest first as listed.
-func printSessions(ios *IOStreams, rows []sessionRow, now time.Time) error {
+// sessionsTable is `sessions` and `user sessions` for people: times relative to now,
+// newest first as listed.
+func sessionsTable(o *OutputOptions, rows []sessionRow) error {
+	ios, now := o.IO, o.Now()
 	sty := ios.Styles()
 	if len(rows) == 0 {
 		fmt.Fprintln(ios.ErrOut, "authctl: no sessions")
@@ -307,24 +314,13 @@ reach the store within a second.`,
 }
 
 func userSessionsRun(ctx context.Context, opts *UserSessionsOptions) error {
-	var list []server.Session
-	err := opts.withStore(ctx, func(st server.Store) (err error) {
-		_, list, err = server.UserSessions(ctx, st, opts.Name, opts.Now())
-		return err
-	})
-	if errors.Is(err, server.ErrNotFound) {
-		return fmt.Errorf("no user %s", opts.Name)
-	} else if err != nil {
-		return err
-	}
-	rows := make([]sessionRow, 0, len(list))
-	for _, s := range list {
-		rows = append(rows, sessionRowOf(s))
-	}
-	if opts.JSON {
-		return writeJSON(opts.IO, rows)
-	}
-	return printSessions(opts.IO, rows, opts.Now())
+	return listFromStore(ctx, &opts.StoreOptions, func(st server.Store) ([]sessionRow, error) {
+		_, list, err := server.UserSessions(ctx, st, opts.Name, opts.Now())
+		if errors.Is(err, server.ErrNotFound) {
+			return nil, fmt.Errorf("no user %s", opts.Name)
+		}
+		return sessionRowsOf(list), err
+	}, sessionsTable)
 }
 
 // UserRevokeOptions are `authctl user revoke`'s.
@@ -364,11 +360,7 @@ func userRevokeRun(ctx context.Context, opts *UserRevokeOptions) error {
 		if err != nil {
 			return err
 		}
-		rows := make([]sessionRow, 0, len(list))
-		for _, s := range list {
-			rows = append(rows, sessionRowOf(s))
-		}
-		r, err := pickSession(rows, opts.Session)
+		r, err := pickSession(sessionRowsOf(list), opts.Session)
 		if err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func TestPrintSessions(t *testing.T) {
 		{ID: "old", CreatedAt: now.Add(-5 * time.Hour), ExpiresAt: now.Add(time.Hour), RevokedAt: &revoked, RevokeReason: "logout"},
 	}
 	ios, _, stdout, _ := Test()
-	if err := printSessions(ios, rows, now); err != nil {
+	if err := sessionsTable(&OutputOptions{IO: ios, Now: func() time.Time { return now }}, rows); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")

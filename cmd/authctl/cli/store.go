@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,19 +30,15 @@ func dbFlag(cmd *cobra.Command) string {
 
 // StoreOptions are what every command working on the server's store holds: user …, keys ….
 type StoreOptions struct {
-	IO        *IOStreams
-	Now       func() time.Time
-	JSON      bool
+	OutputOptions
 	DB        string                                      // --db
 	OpenStore func(context.Context) (server.Store, error) // opens DB
 }
 
 func (o *StoreOptions) fill(f *Factory, cmd *cobra.Command, _ []string) error {
 	db := dbFlag(cmd)
-	*o = StoreOptions{
-		IO: f.IO, Now: f.Now, JSON: globalsOf(cmd).JSON, DB: db,
-		OpenStore: func(ctx context.Context) (server.Store, error) { return openExistingStore(ctx, f.Getenv, db) },
-	}
+	o.DB = db
+	o.OpenStore = func(ctx context.Context) (server.Store, error) { return openExistingStore(ctx, f.Getenv, db) }
 	return nil
 }
 
@@ -72,6 +67,20 @@ func defaultDB(getenv func(string) string, goos string) (string, error) {
 		return filepath.Join(home, "AppData", "Local", "authctl", "authctl.db"), nil
 	}
 	return filepath.Join(home, ".local", "share", "authctl", "authctl.db"), nil
+}
+
+// listFromStore is a list command on the store (keys list, user list, user sessions): load
+// reads the rows with the store open, which is closed before they are printed (printList).
+func listFromStore[T any](ctx context.Context, o *StoreOptions, load func(server.Store) ([]T, error), table func(*OutputOptions, []T) error) error {
+	var rows []T
+	err := o.withStore(ctx, func(st server.Store) (err error) {
+		rows, err = load(st)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return printList(&o.OutputOptions, rows, table)
 }
 
 // withStore opens --db for fn and closes it after.

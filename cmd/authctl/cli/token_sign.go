@@ -25,9 +25,7 @@ import (
 // holds the key; the claims are built from ClaimsFile, then Claims, then the flags for the
 // registered claims, each overriding what came before.
 type TokenSignOptions struct {
-	IO   *IOStreams
-	Now  func() time.Time
-	JSON bool
+	OutputOptions
 
 	KeyFile    string // --key: PEM private key (EdDSA, ES256, RS256)
 	SecretFile string // --secret-file: HS256 secret, at least 32 bytes
@@ -82,7 +80,6 @@ func (o *TokenSignOptions) fill(f *Factory, cmd *cobra.Command, _ []string) erro
 			return usageError("--nbf: %v", err)
 		}
 	}
-	o.IO, o.Now, o.JSON = f.IO, f.Now, globalsOf(cmd).JSON
 	return nil
 }
 

@@ -41,6 +41,10 @@ type userRow struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+func userRowOf(u server.User) userRow {
+	return userRow{Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()}
+}
+
 // UserListOptions are `authctl user list`'s.
 type UserListOptions struct{ StoreOptions }
 
@@ -120,7 +124,7 @@ func userAddRun(ctx context.Context, opts *UserAddOptions) error {
 		return err
 	}
 	if opts.JSON {
-		return writeJSON(opts.IO, userRow{Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()})
+		return writeJSON(opts.IO, userRowOf(u))
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "authctl: added user %s (role %s)\n", u.Name, u.Role)
 	return nil
@@ -180,27 +184,25 @@ func NewCmdUserList(f *Factory, runF func(context.Context, *UserListOptions) err
 }
 
 func userListRun(ctx context.Context, opts *UserListOptions) error {
-	var users []server.User
-	err := opts.withStore(ctx, func(st server.Store) (err error) {
-		if users, err = st.ListUsers(ctx); err != nil {
-			return fmt.Errorf("list users: %w", err)
+	return listFromStore(ctx, &opts.StoreOptions, func(st server.Store) ([]userRow, error) {
+		users, err := st.ListUsers(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if opts.JSON {
 		rows := make([]userRow, 0, len(users))
 		for _, u := range users {
-			rows = append(rows, userRow{Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt.UTC()})
+			rows = append(rows, userRowOf(u))
 		}
-		return writeJSON(opts.IO, rows)
-	}
-	sty := opts.IO.Styles()
-	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+		return rows, nil
+	}, usersTable)
+}
+
+// usersTable is `user list` for people.
+func usersTable(o *OutputOptions, rows []userRow) error {
+	sty := o.IO.Styles()
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, sty.Title.Render("NAME")+"\t"+sty.Title.Render("ROLE")+"\t"+sty.Title.Render("CREATED"))
-	for _, u := range users {
+	for _, u := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, timeText(u.CreatedAt))
 	}
 	return tw.Flush()

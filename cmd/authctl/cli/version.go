@@ -15,13 +15,12 @@ type BuildInfo struct{ Version, Commit, Date string }
 
 // VersionOptions are `authctl version`'s.
 type VersionOptions struct {
-	IO    *IOStreams
-	JSON  bool
+	OutputOptions
 	Build BuildInfo
 }
 
 func (o *VersionOptions) fill(f *Factory, cmd *cobra.Command, _ []string) error {
-	*o = VersionOptions{IO: f.IO, JSON: globalsOf(cmd).JSON, Build: f.Build}
+	o.Build = f.Build
 	return nil
 }
 
