@@ -74,7 +74,7 @@ func (f *loginFlow) login(ctx context.Context, username, password string, client
 	}
 
 	now := f.now()
-	sid, err := randomToken(16)
+	sid, err := newSessionID()
 	if err != nil {
 		return Tokens{}, err
 	}

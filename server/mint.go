@@ -128,3 +128,15 @@ func randomToken(n int) (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
+
+// newSessionID draws a session id (128 bits, base64url) that does not start with '-': ids are
+// typed as command-line arguments (`authctl sessions revoke ID`), where a leading '-' reads
+// as a flag. Redrawing costs a sixty-fourth of the ids one bit of entropy, no more.
+func newSessionID() (string, error) {
+	for {
+		sid, err := randomToken(16)
+		if err != nil || sid[0] != '-' {
+			return sid, err
+		}
+	}
+}

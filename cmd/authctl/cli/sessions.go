@@ -122,6 +122,7 @@ func NewCmdSessionsRevoke(f *Factory, runF func(context.Context, *SessionsRevoke
 ` + "`authctl sessions`" + ` lists them), or with --others every live session but the one this
 machine uses. Ending the current session is a logout: it is also deleted here.`,
 		Example: `  authctl sessions revoke Wq0tQ8v2
+  authctl sessions revoke -- -s7FMbzE     # an id from before 2026-11-29 may start with '-'
   authctl sessions revoke --others`,
 		Args: cobra.MaximumNArgs(1),
 	}
