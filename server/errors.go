@@ -57,9 +57,17 @@ var ErrInvalidConfig = errors.New("invalid configuration")
 // RateLimitError says that login attempts are refused for RetryAfter: the client's failures
 // used up its limit, or it already has as many logins waiting for a password hash as one
 // client may.
-type RateLimitError struct{ RetryAfter time.Duration }
+type RateLimitError struct {
+	RetryAfter time.Duration
+	// Queued: refused because the client already has as many logins waiting for a hash as
+	// one client may, not because of failures.
+	Queued bool
+}
 
 func (e *RateLimitError) Error() string {
+	if e.Queued {
+		return fmt.Sprintf("too many logins from this client at once; retry after %s", e.RetryAfter)
+	}
 	return fmt.Sprintf("too many failed logins; retry after %s", e.RetryAfter)
 }
 

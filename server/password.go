@@ -204,7 +204,7 @@ func (hq *hashQueue) acquire(ctx context.Context, client string, q queueLimits) 
 		var err error
 		switch {
 		case q.perClient > 0 && len(c.waiters) > q.perClient:
-			err = &RateLimitError{RetryAfter: hq.retryAfter(len(c.waiters), c.maxRun)}
+			err = &RateLimitError{RetryAfter: hq.retryAfter(len(c.waiters), c.maxRun), Queued: true}
 		case q.total > 0 && hq.waiting > q.total:
 			err = &OverloadError{RetryAfter: hq.retryAfter(hq.waiting, hq.slots)}
 		}

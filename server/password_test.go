@@ -296,7 +296,7 @@ func TestHashQueue(t *testing.T) {
 		enqueue(t, q, "a", "a2", bounded, order)
 		enqueue(t, q, "a", "a3", bounded, order)
 		var rl *RateLimitError
-		if _, err := q.acquire(ctx, "a", bounded); !errors.As(err, &rl) || rl.RetryAfter < time.Second {
+		if _, err := q.acquire(ctx, "a", bounded); !errors.As(err, &rl) || rl.RetryAfter < time.Second || !rl.Queued {
 			t.Errorf("a's third waiter: %v", err)
 		}
 		enqueue(t, q, "c", "c1", bounded, order)

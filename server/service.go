@@ -166,11 +166,3 @@ func (s *Service) Authenticate(_ context.Context, accessToken string) (*AccessCl
 
 // JWKS returns the public verification keys.
 func (s *Service) JWKS() JWKSet { return s.keys.current().JWKS() }
-
-// Health reports whether the store answers.
-func (s *Service) Health(ctx context.Context) error {
-	if _, err := s.store.CountUsers(ctx); err != nil {
-		return unavailable("health check", err)
-	}
-	return nil
-}

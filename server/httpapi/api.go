@@ -235,6 +235,9 @@ func fail(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 		secs := int64((rl.RetryAfter + 999_999_999) / 1_000_000_000)
 		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 		ae = &apiError{Status: http.StatusTooManyRequests, Code: "slow_down", Description: "too many failed logins; try again later"}
+		if rl.Queued {
+			ae.Description = "too many logins from this client at once; try again shortly"
+		}
 	case errors.As(err, &ov):
 		secs := int64((ov.RetryAfter + 999_999_999) / 1_000_000_000)
 		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))

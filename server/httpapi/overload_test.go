@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,5 +36,25 @@ func TestFailOverloadIs503WithRetryAfter(t *testing.T) {
 				t.Errorf("logged: %s", logs)
 			}
 		})
+	}
+}
+
+// A login refused because the client already has too many waiting for a hash says so: it is
+// not "too many failed logins", which would send a user looking for a wrong password.
+func TestFailRateLimitSaysWhy(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		says string
+	}{
+		{&server.RateLimitError{RetryAfter: time.Second}, "too many failed logins"},
+		{&server.RateLimitError{RetryAfter: time.Second, Queued: true}, "too many logins from this client at once"},
+	} {
+		rec := httptest.NewRecorder()
+		fail(rec, httptest.NewRequest("POST", "/api/auth/login", nil), slog.New(slog.DiscardHandler), c.err)
+		a := answer{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
+		if a.Status != 429 || a.errorCode() != "slow_down" || !strings.Contains(a.Body, c.says) {
+			t.Errorf("%v: %d %s", c.err, a.Status, a.Body)
+		}
 	}
 }
