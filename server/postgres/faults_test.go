@@ -16,7 +16,6 @@ import (
 
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/postgres"
-	"github.com/authctl/authctl/server/sqlstore"
 	"github.com/authctl/authctl/server/storetest"
 )
 
@@ -185,16 +184,7 @@ func TestConnectionTimeouts(t *testing.T) {
 func TestMigrationTrimsLongChains(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg := freshSchema(t)
-	conn, err := pgx.ConnectConfig(ctx, cfg().ConnConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	migrations, err := sqlstore.Migrations("postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, conn, migrations := schemaByHand(t)
 	before := -1
 	for i, m := range migrations {
 		if strings.Contains(m, "ADD COLUMN gen") {

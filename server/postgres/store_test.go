@@ -175,21 +175,31 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	}
 }
 
-// A database that an earlier authctl left at schema version 2 (rotation as a PL/pgSQL
-// function, tokens deleted by a cascading foreign key) keeps its families.
-func TestMigrateFromVersion2(t *testing.T) {
-	t.Parallel()
+// schemaByHand gives a fresh schema, a connection to it for laying out an old version of the
+// database statement by statement, and the migrations to do it with; the connection closes
+// with the test.
+func schemaByHand(t *testing.T) (func() *pgxpool.Config, *pgx.Conn, []string) {
+	t.Helper()
 	ctx := context.Background()
 	cfg := freshSchema(t)
 	conn, err := pgx.ConnectConfig(ctx, cfg().ConnConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	t.Cleanup(func() { conn.Close(ctx) })
 	migrations, err := sqlstore.Migrations("postgres")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, conn, migrations
+}
+
+// A database that an earlier authctl left at schema version 2 (rotation as a PL/pgSQL
+// function, tokens deleted by a cascading foreign key) keeps its families.
+func TestMigrateFromVersion2(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, conn, migrations := schemaByHand(t)
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	h := func(s string) []byte { sum := sha256.Sum256([]byte(s)); return sum[:] }
 	for _, stmt := range append(migrations[:2:2],
