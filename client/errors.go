@@ -75,6 +75,29 @@ var (
 	ErrStaticToken = errors.New("AUTHCTL_TOKEN is set: it is used as is and never refreshed or stored")
 )
 
+// RedirectError is a redirect the client refused to follow: from one origin to another with
+// a request body or credentials. A login's 307 would otherwise carry the password to
+// wherever the server (or whoever answers in its place) points. To names the target's origin
+// so that the user can tell a misconfigured server from an attack.
+type RedirectError struct {
+	From, To string // origins: scheme://host[:port]
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%s redirected to another origin, %s; authctl does not send a request body or credentials there", e.From, e.To)
+}
+
+// OriginError is Client.URL's refusal of an absolute URL of another origin than the
+// server's: the session's token is sent to the server's own origin only.
+type OriginError struct {
+	URL    string // redacted
+	Server string
+}
+
+func (e *OriginError) Error() string {
+	return fmt.Sprintf("%s is not on the server's own origin (%s)", e.URL, e.Server)
+}
+
 // maxErrorBody bounds how much of an error answer is read.
 const maxErrorBody = 64 << 10
 

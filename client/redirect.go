@@ -2,23 +2,10 @@ package client
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 )
-
-// RedirectError is a redirect the client refused to follow: from one origin to another with
-// a request body or credentials. A login's 307 would otherwise carry the password to
-// wherever the server (or whoever answers in its place) points. To names the target's origin
-// so that the user can tell a misconfigured server from an attack.
-type RedirectError struct {
-	From, To string // origins: scheme://host[:port]
-}
-
-func (e *RedirectError) Error() string {
-	return fmt.Sprintf("%s redirected to another origin, %s; authctl does not send a request body or credentials there", e.From, e.To)
-}
 
 // refuseCrossOriginRedirects is an http.Client CheckRedirect that stops a redirect to
 // another origin when the original request had a body or explicit credentials, then defers

@@ -72,6 +72,26 @@ func (t *transport) send(req *http.Request, body io.ReadCloser, token string) (*
 	return resp, nil
 }
 
+// URL resolves ref for a request to the server: a path is joined to the server's URL (with
+// its base path); an absolute URL must be of the server's own origin — the one rule by which
+// the transport decides where the token goes — else the error is an *OriginError.
+func (c *Client) URL(ref string) (*url.URL, error) {
+	if strings.Contains(ref, "://") {
+		u, err := url.Parse(ref)
+		if err != nil {
+			return nil, err
+		}
+		if !c.ownServer(u) {
+			return nil, &OriginError{URL: u.Redacted(), Server: c.base}
+		}
+		return u, nil
+	}
+	if !strings.HasPrefix(ref, "/") {
+		ref = "/" + ref
+	}
+	return url.Parse(c.base + ref)
+}
+
 // ownServer says whether u is on the client's server (same scheme and host).
 func (c *Client) ownServer(u *url.URL) bool {
 	b, err := url.Parse(c.base)

@@ -414,3 +414,30 @@ func TestRefreshLock(t *testing.T) {
 		}
 	})
 }
+
+// TestURL: a request target is resolved by the rule the transport uses to decide where the
+// token goes, so a URL accepted here always carries the token and a refused one never would.
+func TestURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ server, ref, want string }{
+		{"http://127.0.0.1:5000", "/api/weather?days=2", "http://127.0.0.1:5000/api/weather?days=2"},
+		{"http://127.0.0.1:5000", "api/auth/me", "http://127.0.0.1:5000/api/auth/me"},
+		{"https://id.example/auth", "/api/auth/me", "https://id.example/auth/api/auth/me"},
+		{"https://id.example", "https://ID.example/api/auth/me", "https://ID.example/api/auth/me"},
+		{"https://id.example", "https://id.example:443/x", "https://id.example:443/x"}, // the default port is the same origin
+	} {
+		c := New(tc.server)
+		u, err := c.URL(tc.ref)
+		if err != nil || u.String() != tc.want || !c.ownServer(u) {
+			t.Errorf("New(%q).URL(%q) = %v, %v; want %s on the server", tc.server, tc.ref, u, err, tc.want)
+		}
+	}
+	c := New("https://id.example")
+	for _, ref := range []string{"https://evil.example/api/auth/me", "http://id.example/api/auth/me", "https://id.example:8443/x", "https://id.example.evil.example/x"} {
+		u, err := c.URL(ref)
+		var oe *OriginError
+		if !errors.As(err, &oe) || oe.Server != "https://id.example" {
+			t.Errorf("URL(%q) = %v, %v: want an OriginError naming the server", ref, u, err)
+		}
+	}
+}

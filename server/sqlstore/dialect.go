@@ -9,7 +9,7 @@ import (
 // Dialect is what truly differs between the databases the Store runs on. Everything else —
 // every query, the schema's shape, the rotation rules — is written once.
 type Dialect struct {
-	// Name picks the migrations, migrations/<Name>/NNNN_*.sql.
+	// Name picks the migrations (migrationOrder) and the words of the shared ones.
 	Name string
 	// Numbered rewrites the queries' ? placeholders as $1, $2, … (PostgreSQL).
 	Numbered bool

@@ -6,14 +6,50 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"slices"
+	"strings"
+	"text/template"
 )
 
-// Every dialect's schema, one file per version. Released files never change: a database
-// records how many it has had and runs only the ones after.
+// The schema's migrations. A file under shared/ is written once for both dialects and
+// filled in with the dialect's schemaWords; what differs beyond column types is a file of
+// the dialect's own. Released migrations never change: a database records how many it has
+// had and runs only the ones after (TestMigrationsAreUnchanged pins their text).
 //
 //go:embed migrations
 var migrationFiles embed.FS
+
+// migrationOrder is each dialect's migrations in order: element i takes a database from
+// version i to i+1.
+var migrationOrder = map[string][]string{
+	"sqlite": {
+		"shared/init.sql",
+		"sqlite/token_chains.sql",
+		"shared/sessions_and_audit.sql",
+		"sqlite/bounded_storage.sql",
+	},
+	"postgres": {
+		"shared/init.sql",
+		"postgres/rotate_function.sql",
+		"postgres/rotation_in_go.sql",
+		"shared/sessions_and_audit.sql",
+		"postgres/bounded_storage.sql",
+	},
+}
+
+// schemaWords are a dialect's words for the shared migrations' column types.
+type schemaWords struct {
+	Int          string // a 64-bit integer (times are Unix milliseconds)
+	Blob         string // bytes (token hashes, keys)
+	Bool         string
+	Serial       string // an integer primary key the database numbers
+	WithoutRowID string // after a table's closing parenthesis: no hidden row id (SQLite)
+}
+
+var dialectWords = map[string]schemaWords{
+	"sqlite": {Int: "INTEGER", Blob: "BLOB", Bool: "INTEGER",
+		Serial: "INTEGER PRIMARY KEY AUTOINCREMENT", WithoutRowID: " WITHOUT ROWID"},
+	"postgres": {Int: "BIGINT", Blob: "BYTEA", Bool: "BOOLEAN", Serial: "BIGSERIAL PRIMARY KEY"},
+}
 
 // Advisory lock keys (Dialect.AdvisoryLock) shared by every process on one database.
 const (
@@ -21,30 +57,32 @@ const (
 	keysLock    = 0x617574686b79 // "authky": EnsureSigningKey and RotateSigningKey
 )
 
-// Migrations returns the dialect's migrations in order: element i takes a database from
-// version i to i+1.
+// Migrations returns the dialect's migrations in order, as the database runs them: element
+// i takes a database from version i to i+1.
 func Migrations(dialect string) ([]string, error) {
-	dir := path.Join("migrations", dialect)
-	entries, err := fs.ReadDir(migrationFiles, dir)
-	if err != nil {
-		return nil, fmt.Errorf("no migrations for dialect %q: %w", dialect, err)
+	names, ok := migrationOrder[dialect]
+	if !ok {
+		return nil, fmt.Errorf("no migrations for dialect %q", dialect)
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	slices.Sort(names) // NNNN_ prefixes: the order of the names is the order of the versions
 	out := make([]string, len(names))
 	for i, name := range names {
-		var v int
-		if _, err := fmt.Sscanf(name, "%04d_", &v); err != nil || v != i+1 {
-			return nil, fmt.Errorf("migration %s/%s: want version %d first in its name", dialect, name, i+1)
-		}
-		b, err := fs.ReadFile(migrationFiles, path.Join(dir, name))
+		b, err := fs.ReadFile(migrationFiles, path.Join("migrations", name))
 		if err != nil {
 			return nil, err
 		}
-		out[i] = string(b)
+		if path.Dir(name) != "shared" {
+			out[i] = string(b)
+			continue
+		}
+		t, err := template.New(name).Parse(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", name, err)
+		}
+		var sql strings.Builder
+		if err := t.Execute(&sql, dialectWords[dialect]); err != nil {
+			return nil, fmt.Errorf("migration %s for %s: %w", name, dialect, err)
+		}
+		out[i] = sql.String()
 	}
 	return out, nil
 }

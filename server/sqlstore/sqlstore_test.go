@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +51,64 @@ func TestMigrations(t *testing.T) {
 	}
 	if _, err := Migrations("oracle"); err == nil {
 		t.Error("an unknown dialect has migrations")
+	}
+}
+
+// TestMigrationsAreUnchanged pins the text of every released migration as the database
+// runs it: a database records only how many it has had, so a changed one would leave
+// databases migrated before and after the change with different schemas.
+func TestMigrationsAreUnchanged(t *testing.T) {
+	t.Parallel()
+	released := map[string][]string{ // SHA-256 of each migration as run, in order
+		"sqlite": {
+			"282ce053f656be5c845f5a0cf70c6a40eb725ee3c22490a4f13670ed29b2f3fd",
+			"062b6182d1d5bb1922982517fd0527a1ff505aec7d2f5aaea434dcec531cee18",
+			"4647a41cd95d90c8eabe261b4def955ba502e103265b239b26e0144725a9e524",
+			"b68da3503ffb1691b831fa95c26f51aad74b2d0aa594d92454e72b0a0fe8f921",
+		},
+		"postgres": {
+			"9df1a3b2e39a3ab9ef10b98a2fb26b4927d34e7decab54556e9694f73475511e",
+			"5d6bfdda1b6b23c2cd01034e40418b23c8b85d2326f3d190e195e5c84364bd79",
+			"c6ab92682b356d21b9a29adcf046589889442f6b25504f664ff863af2e126834",
+			"40f3d09a3d1a08c763f45792a93cf8b3d5b09ef5cab96f7881a3d6741d0facde",
+			"0ae7fcc6b678fbc49b6fe608263c024ea23d7b94933284f30e57aa0e02ab3bff",
+		},
+	}
+	for dialect, sums := range released {
+		m, err := Migrations(dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range sums {
+			if i >= len(m) {
+				t.Errorf("%s: migration %d is gone", dialect, i+1)
+				continue
+			}
+			if got := fmt.Sprintf("%x", sha256.Sum256([]byte(m[i]))); got != want {
+				t.Errorf("%s migration %d (%s) changed after its release: sha256 %s, want %s\n%s",
+					dialect, i+1, migrationOrder[dialect][i], got, want, m[i])
+			}
+		}
+	}
+
+	// Every embedded file is some dialect's migration, and every dialect has its words.
+	listed := map[string]bool{}
+	for dialect, names := range migrationOrder {
+		if _, ok := dialectWords[dialect]; !ok {
+			t.Errorf("dialect %s has no schemaWords", dialect)
+		}
+		for _, name := range names {
+			listed[name] = true
+		}
+	}
+	err := fs.WalkDir(migrationFiles, "migrations", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !listed[strings.TrimPrefix(p, "migrations/")] {
+			t.Errorf("%s is in no dialect's migrationOrder", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -106,9 +106,12 @@ func apiRun(ctx context.Context, opts *APIOptions) error {
 	if err != nil {
 		return err
 	}
-	target, err := apiURL(c.Server(), opts.Path)
-	if err != nil {
-		return err
+	target, err := c.URL(opts.Path)
+	var other *client.OriginError
+	if errors.As(err, &other) {
+		return usageError("%v: authctl api sends the session's token only to it", err)
+	} else if err != nil {
+		return usageError("PATH %q: %v", opts.Path, err)
 	}
 	body, contentType, err := opts.body(target)
 	if err != nil {
@@ -162,34 +165,6 @@ func apiRun(ctx context.Context, opts *APIOptions) error {
 		return fmt.Errorf("%s %s: %w", method, target.Path, client.ErrorFrom(resp.StatusCode, resp.Header, kept.Bytes(), opts.Now()))
 	}
 	return nil
-}
-
-// apiURL is the request URL for path on server. A path is joined to the server's URL
-// (with its base path); a full URL must be of the server's origin, since the token goes
-// with it.
-func apiURL(server, path string) (*url.URL, error) {
-	base, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-	if strings.Contains(path, "://") {
-		u, err := url.Parse(path)
-		if err != nil {
-			return nil, usageError("%v", err)
-		}
-		if !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) {
-			return nil, usageError("%s is not on %s: authctl api sends the session's token only to the server's own origin", u.Redacted(), server)
-		}
-		return u, nil
-	}
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	u, err := url.Parse(server + path)
-	if err != nil {
-		return nil, usageError("PATH %q: %v", path, err)
-	}
-	return u, nil
 }
 
 // body is the request body and its default content type. Fields go into the query of a

@@ -2,34 +2,10 @@ package cli
 
 import (
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 )
-
-func TestAPIURL(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		server, path, want string
-	}{
-		{"http://127.0.0.1:5000", "/api/weather?days=2", "http://127.0.0.1:5000/api/weather?days=2"},
-		{"http://127.0.0.1:5000", "api/auth/me", "http://127.0.0.1:5000/api/auth/me"},
-		{"https://id.example/auth", "/api/auth/me", "https://id.example/auth/api/auth/me"},
-		{"https://id.example", "https://ID.example/api/auth/me", "https://ID.example/api/auth/me"},
-	} {
-		u, err := apiURL(c.server, c.path)
-		if err != nil || u.String() != c.want {
-			t.Errorf("apiURL(%q, %q) = %v, %v; want %s", c.server, c.path, u, err, c.want)
-		}
-	}
-	for _, path := range []string{"https://evil.example/api/auth/me", "http://id.example/api/auth/me", "https://id.example:8443/x"} {
-		_, err := apiURL("https://id.example", path)
-		if ExitCode(err) != ExitUsage || !strings.Contains(err.Error(), "own origin") {
-			t.Errorf("apiURL(%q) = %v: the token must not go to another origin", path, err)
-		}
-	}
-}
 
 func TestAPIBody(t *testing.T) {
 	t.Parallel()

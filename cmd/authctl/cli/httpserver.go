@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -147,4 +150,37 @@ func drain(srv *http.Server, d *drainer, timeout time.Duration, log *slog.Logger
 	}
 	log.Info("drained", "answered", d.answered.Load(), "duration", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// checkListenAddr refuses a listen address that cannot work (no port, a port out of range)
+// while the flags are read, before serve opens the store or creates the admin user.
+func checkListenAddr(flag, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageError("%s %q: want HOST:PORT", flag, addr)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return usageError("%s %q: port must be a number from 0 to 65535", flag, addr)
+	}
+	return nil
+}
+
+// listen binds addr and reports a failure in one clean line: "listen on 127.0.0.1:5300:
+// address already in use", not the net package's "listen tcp 127.0.0.1:5300: bind: …" after
+// our own prefix, which said the address twice.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	cause := err
+	var op *net.OpError
+	if errors.As(err, &op) {
+		cause = op.Err
+	}
+	var sys *os.SyscallError
+	if errors.As(cause, &sys) {
+		cause = sys.Err
+	}
+	return nil, fmt.Errorf("listen on %s: %w", addr, cause)
 }

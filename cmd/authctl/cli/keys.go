@@ -142,19 +142,16 @@ func NewCmdKeysList(f *Factory, runF func(context.Context, *KeysListOptions) err
 func keysListRun(ctx context.Context, opts *KeysListOptions) error {
 	return listFromStore(ctx, &opts.StoreOptions, func(st server.Store) ([]keyRow, error) {
 		keys, err := st.SigningKeys(ctx, opts.Now())
-		if err != nil {
-			return nil, err
-		}
-		rows := make([]keyRow, 0, len(keys))
-		for _, k := range keys {
-			r := keyRow{KID: k.KID, Alg: k.Alg, Active: k.Active, CreatedAt: k.CreatedAt}
-			if !k.RetireAt.IsZero() {
-				r.RetireAt = &k.RetireAt
-			}
-			rows = append(rows, r)
-		}
-		return rows, nil
+		return rowsOf(keys, keyRowOf), err
 	}, keysTable)
+}
+
+func keyRowOf(k server.SigningKey) keyRow {
+	r := keyRow{KID: k.KID, Alg: k.Alg, Active: k.Active, CreatedAt: k.CreatedAt}
+	if !k.RetireAt.IsZero() {
+		r.RetireAt = &k.RetireAt
+	}
+	return r
 }
 
 // keysTable is `keys list` for people.

@@ -285,6 +285,16 @@ func printList[T any](o *OutputOptions, rows []T, table func(*OutputOptions, []T
 	return table(o, rows)
 }
 
+// rowsOf turns what a list command read into its rows, one row (of the JSON shape scripts
+// rely on) a value.
+func rowsOf[V, R any](vs []V, row func(V) R) []R {
+	rows := make([]R, 0, len(vs))
+	for _, v := range vs {
+		rows = append(rows, row(v))
+	}
+	return rows
+}
+
 // options is what every command's Options type does: fill itself from the Factory and the
 // parsed command line, refusing bad flags and arguments (usage errors) before any work;
 // its OutputOptions are filled before that.

@@ -41,15 +41,6 @@ type sessionRow struct {
 
 func (r sessionRow) live() bool { return r.RevokedAt == nil }
 
-// sessionRowsOf is stored sessions as rows (the admin commands read the store).
-func sessionRowsOf(list []server.Session) []sessionRow {
-	rows := make([]sessionRow, 0, len(list))
-	for _, s := range list {
-		rows = append(rows, sessionRowOf(s))
-	}
-	return rows
-}
-
 func sessionRowOf(s server.Session) sessionRow {
 	r := sessionRow{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, ClientAddr: s.ClientAddr,
 		UserAgent: s.UserAgent, RevokeReason: s.RevokeReason}
@@ -320,7 +311,7 @@ func userSessionsRun(ctx context.Context, opts *UserSessionsOptions) error {
 		if errors.Is(err, server.ErrNotFound) {
 			return nil, fmt.Errorf("no user %s", opts.Name)
 		}
-		return sessionRowsOf(list), err
+		return rowsOf(list, sessionRowOf), err
 	}, sessionsTable)
 }
 
@@ -361,7 +352,7 @@ func userRevokeRun(ctx context.Context, opts *UserRevokeOptions) error {
 		if err != nil {
 			return err
 		}
-		r, err := pickSession(sessionRowsOf(list), opts.Session)
+		r, err := pickSession(rowsOf(list, sessionRowOf), opts.Session)
 		if err != nil {
 			return err
 		}

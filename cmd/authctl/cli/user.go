@@ -186,14 +186,7 @@ func NewCmdUserList(f *Factory, runF func(context.Context, *UserListOptions) err
 func userListRun(ctx context.Context, opts *UserListOptions) error {
 	return listFromStore(ctx, &opts.StoreOptions, func(st server.Store) ([]userRow, error) {
 		users, err := st.ListUsers(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		rows := make([]userRow, 0, len(users))
-		for _, u := range users {
-			rows = append(rows, userRowOf(u))
-		}
-		return rows, nil
+		return rowsOf(users, userRowOf), err
 	}, usersTable)
 }
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -22,35 +21,6 @@ func TestStoreDescriptionHidesPasswords(t *testing.T) {
 		if kind != c.kind || where != c.want || strings.Contains(where, "s3cret") {
 			t.Errorf("%s: %s %s, want %s %s", c.db, kind, where, c.kind, c.want)
 		}
-	}
-}
-
-func TestCheckListenAddr(t *testing.T) {
-	t.Parallel()
-	for addr, ok := range map[string]bool{
-		"127.0.0.1:5000": true, ":0": true, "[::1]:65535": true, "localhost:http": true,
-		":99999": false, "127.0.0.1": false, "127.0.0.1:-1": false, "127.0.0.1:5000x": false, "": false,
-	} {
-		err := checkListenAddr("--addr", addr)
-		if (err == nil) != ok {
-			t.Errorf("%q: %v", addr, err)
-		}
-		if err != nil && ExitCode(err) != ExitUsage {
-			t.Errorf("%q: exit %d, want a usage error", addr, ExitCode(err))
-		}
-	}
-}
-
-func TestListenErrorIsOneCleanLine(t *testing.T) {
-	t.Parallel()
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	_, err = listen(busy.Addr().String())
-	if want := "listen on " + busy.Addr().String() + ": address already in use"; err == nil || err.Error() != want {
-		t.Errorf("got %v, want %s", err, want)
 	}
 }
 
