@@ -132,6 +132,12 @@ func NewCmdKeysList(f *Factory, runF func(context.Context, *KeysListOptions) err
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List signing keys (never the private parts)",
+		Long: `List the signing keys in the store (--db): each key's id (the kid in a token's
+header), algorithm, whether it is the active one (new tokens are signed with it once
+it has been published), when it was made, and for a key ` + "`keys rotate`" + ` replaced, when
+the store deletes it. Servers stop trusting a replaced key well before then, as soon as
+no token it signed can still be valid. --json prints an array of
+{"kid","alg","active","created_at","retire_at"}.`,
 		Example: `  authctl keys list
   authctl keys list --json | jq -r '.[] | select(.active) | .kid'`,
 		Args: cobra.NoArgs,

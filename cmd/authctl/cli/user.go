@@ -176,6 +176,9 @@ func NewCmdUserList(f *Factory, runF func(context.Context, *UserListOptions) err
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users",
+		Long: `List the users in the store (--db): name, role and when each was added, by name.
+Password hashes are never shown. --json prints them as an array of
+{"name","role","created_at"}.`,
 		Example: `  authctl user list
   authctl user list --json | jq -r '.[] | select(.role == "admin") | .name'`,
 		Args: cobra.NoArgs,
