@@ -251,8 +251,14 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	// A moment later — the server has the signal by now — the rest is sent.
-	time.Sleep(100 * time.Millisecond)
+	// Once the server says it is draining, the rest is sent. (A fixed pause was not enough
+	// on a loaded machine: keep-alive requests were answered before the drain began.)
+	for !strings.Contains(s.logs(), "msg=draining") {
+		if time.Since(signalled) > 10*time.Second {
+			t.Fatalf("no draining line 10 s after SIGTERM:\n%s", s.logs())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	var raw sync.WaitGroup
 	for _, rc := range halfSent {
 		raw.Go(func() {
