@@ -92,6 +92,17 @@ func (p *serveProc) logs() string {
 	return p.log.String()
 }
 
+// waitLog waits up to five seconds for the log to hold substr: a request's access-log line
+// is written after its answer has gone, so it may not be there yet when the client has it.
+func (p *serveProc) waitLog(substr string) bool {
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.logs(), substr); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *serveProc) stop(sig syscall.Signal) {
 	if p.cmd.ProcessState != nil {
 		return

@@ -400,7 +400,7 @@ func TestServeTrustedProxy(t *testing.T) {
 		if st := loginFrom(t, s.URL, "198.51.100.2"); st != 200 {
 			t.Errorf("another client behind the proxy: %d", st)
 		}
-		if !strings.Contains(s.logs(), "addr=198.51.100.2") || strings.Contains(s.logs(), "addr=6.6.6.6") {
+		if !s.waitLog("addr=198.51.100.2") || strings.Contains(s.logs(), "addr=6.6.6.6") {
 			t.Errorf("the access log does not name the forwarded client (and only it):\n%s", s.logs())
 		}
 	})
