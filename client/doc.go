@@ -26,7 +26,9 @@
 // that is not loopback (ErrInsecureHTTP) unless WithInsecureHTTP; NewTransport adds the CA
 // certificates of a PEM file to the trusted roots. Login revokes the session it replaces
 // on the server, best effort (LoginReplacing says how that went). Do sends any request
-// through the refreshing transport (`authctl api`).
+// through the refreshing transport (`authctl api`); URL resolves a request's target by the
+// transport's own-origin rule, refusing another origin with an *OriginError. A redirect to
+// another origin of a request with a body or credentials is refused (*RedirectError).
 //
 // Typical use by the CLI:
 //

@@ -99,16 +99,12 @@ async function checkWeather() {
       view('home', `Weather failed: ${res.status}`);
       return;
     }
-    const rows = await res.json();
-    $('rows').replaceChildren(...rows.map((f) => {
-      const tr = document.createElement('tr');
-      for (const v of [f.date, f.temperatureC, f.temperatureF, f.summary]) {
-        const td = document.createElement('td');
-        td.textContent = String(v);
-        tr.append(td);
-      }
-      return tr;
-    }));
+    const tbody = $('rows');
+    tbody.replaceChildren();
+    for (const f of await res.json()) {
+      const tr = tbody.insertRow();
+      for (const v of [f.date, f.temperatureC, f.temperatureF, f.summary]) tr.insertCell().textContent = String(v);
+    }
     count('loads');
     view('home');
   } catch (err) {
