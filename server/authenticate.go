@@ -37,7 +37,11 @@ func (a *authenticator) authenticate(token string) (*AccessClaims, error) {
 		}
 		a.cache.Put(token, claims)
 	}
-	if a.revoked.revoked(claims.SID) {
+	var issuedAt time.Time
+	if claims.IssuedAt != nil {
+		issuedAt = claims.IssuedAt.Time
+	}
+	if a.revoked.refuses(claims.SID, issuedAt) {
 		return nil, fmt.Errorf("%w: session revoked", ErrInvalidToken)
 	}
 	return claims, nil

@@ -22,3 +22,7 @@ func HashLoad(s *Service) (running, waiting int) {
 
 // FlushLoginLog ends the login log's interval now instead of when its timer fires.
 func FlushLoginLog(s *Service) { s.login.events.flush(s.log) }
+
+// SetRevocationCap bounds the Service's revocation set at n sessions. Call it before the
+// Service is used.
+func SetRevocationCap(s *Service, n int) { s.revoked.max = n }

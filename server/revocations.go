@@ -32,10 +32,12 @@ const revocationOverlap = 30 * time.Second
 // TTL, filling it takes some 280 logouts a second, each after a password login, so the cap
 // is a guard against hostile load and a long --access-ttl, not a working limit. When full,
 // it forgets first what has aged out, then the sessions closest to being forgotten anyway
-// (keeping the newest revocations): such a session's refresh token is still refused by the
-// store, but its access tokens pass again until their exp, which is sooner than for any
-// session still remembered. That bounded failure is chosen over unbounded memory; dropped
-// counts it.
+// (keeping the newest revocations), and fails closed: from then on it refuses every access
+// token issued at or before the newest revocation it forgot (floor), since such a token may
+// be that session's. Clients holding one refresh (the store knows every revocation) and get
+// a token issued after the floor; the floor lapses once the tokens it guards have expired.
+// So a full set costs honest clients a refresh, never lets a revoked session's token pass,
+// and memory stays bounded; dropped counts the sessions forgotten early.
 type revocationSet struct {
 	feed      revocationFeed
 	accessTTL time.Duration
@@ -45,6 +47,7 @@ type revocationSet struct {
 	mu      sync.RWMutex
 	until   map[string]time.Time // sid → when it can be forgotten
 	dropped int                  // sessions forgotten early because the set was full
+	floor   time.Time            // tokens issued at or before it are refused; zero: none
 
 	last time.Time // start of the last successful read; touched by load, then only by poll
 }
@@ -136,6 +139,7 @@ func (r *revocationSet) makeRoom(newUntil time.Time) bool {
 	slices.SortFunc(all, func(a, b entry) int { return a.until.Compare(b.until) })
 	if newUntil.Before(all[0].until) {
 		r.dropped++
+		r.raiseFloor(newUntil)
 		return false
 	}
 	n := max(1, r.max/16)
@@ -143,7 +147,18 @@ func (r *revocationSet) makeRoom(newUntil time.Time) bool {
 		delete(r.until, e.sid)
 	}
 	r.dropped += n
+	r.raiseFloor(all[n-1].until) // the latest of those forgotten
 	return true
+}
+
+// raiseFloor refuses from now on every token that a session forgotten early, remembered
+// until until, may hold: mark sets until an access TTL and a minute after the revocation
+// (or after now, whichever is later), and no token of a session is issued after it was
+// revoked. The caller holds mu.
+func (r *revocationSet) raiseFloor(until time.Time) {
+	if at := until.Add(-r.accessTTL - time.Minute); at.After(r.floor) {
+		r.floor = at
+	}
 }
 
 func (r *revocationSet) forget(now time.Time) {
@@ -153,7 +168,21 @@ func (r *revocationSet) forget(now time.Time) {
 			delete(r.until, sid)
 		}
 	}
+	if !r.floor.IsZero() && now.After(r.floor.Add(r.accessTTL+time.Minute)) {
+		r.floor = time.Time{} // every token issued before it has expired
+	}
 	r.mu.Unlock()
+}
+
+// refuses says whether an access token of session sid issued at issuedAt (its iat, whole
+// seconds; zero when absent) must be refused: its session is revoked, or the set was full
+// and it was issued no later than a revocation the set had to forget.
+func (r *revocationSet) refuses(sid string, issuedAt time.Time) bool {
+	r.mu.RLock()
+	_, ok := r.until[sid]
+	floor := r.floor
+	r.mu.RUnlock()
+	return ok || (!floor.IsZero() && !issuedAt.After(floor))
 }
 
 func (r *revocationSet) revoked(sid string) bool {

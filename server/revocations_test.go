@@ -102,4 +102,33 @@ func TestRevocationSetIsBounded(t *testing.T) {
 			t.Errorf("dropped %d, held %d", r.dropped, len(r.until))
 		}
 	})
+	t.Run("a full set fails closed: tokens a forgotten session may hold are refused", func(t *testing.T) {
+		t.Parallel()
+		now := testNow
+		r := newSet(16, &now)
+		issued := func(at time.Time) time.Time { return at.Truncate(time.Second) } // iat has whole seconds
+		early := issued(now)                                                       // a token of sid0, minted before its logout
+		for i := range 64 {
+			r.mark(fmt.Sprint("sid", i), now)
+			now = now.Add(100 * time.Millisecond)
+		}
+		if r.revoked("sid0") || r.dropped == 0 {
+			t.Fatalf("the set did not have to forget sid0 (dropped %d)", r.dropped)
+		}
+		if !r.refuses("sid0", early) {
+			t.Error("a token of a revoked session the full set forgot passes")
+		}
+		if !r.refuses("other", early) {
+			t.Error("a token issued as early as the forgotten revocation passes: it could be that session's")
+		}
+		now = now.Add(2 * time.Second)
+		if r.refuses("other", issued(now)) {
+			t.Error("a token issued after every forgotten revocation is refused")
+		}
+		now = now.Add(ttl + 2*time.Minute) // every token issued before the forgotten revocations has expired
+		r.forget(now)
+		if r.refuses("other", time.Time{}) {
+			t.Error("the floor outlived the tokens it guards against")
+		}
+	})
 }

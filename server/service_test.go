@@ -260,6 +260,29 @@ func TestRevocation(t *testing.T) {
 			t.Errorf("refresh after logout: %v", err)
 		}
 	})
+	t.Run("a full revocation set fails closed", func(t *testing.T) {
+		f := newFixture(t, nil)
+		server.SetRevocationCap(f.svc, 4)
+		first := f.login(t)
+		for i := range 12 { // far more logouts than the set holds
+			tok := first
+			if i > 0 {
+				tok = f.login(t)
+			}
+			if err := f.svc.Logout(ctx, tok.RefreshToken); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(time.Second)
+		}
+		if _, err := f.svc.Authenticate(ctx, first.AccessToken); !errors.Is(err, server.ErrInvalidToken) {
+			t.Errorf("the first logged-out session's access token, forgotten by the full set: %v", err)
+		}
+		f.clock.Advance(time.Second)
+		live := f.login(t) // issued after every forgotten revocation
+		if _, err := f.svc.Authenticate(ctx, live.AccessToken); err != nil {
+			t.Errorf("a session opened after the set overflowed: %v", err)
+		}
+	})
 	t.Run("logout with an unknown token is an invalid grant", func(t *testing.T) {
 		f := newFixture(t, nil)
 		if err := f.svc.Logout(ctx, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); !errors.Is(err, server.ErrInvalidGrant) {
