@@ -193,7 +193,7 @@ func TestVerboseLogNeverHoldsSecrets(t *testing.T) {
 	logf := func(s string) { mu.Lock(); lines = append(lines, s); mu.Unlock() }
 	c := loggedIn(t, f, newMemStore(), WithNow(clk.Now), WithLog(logf))
 	first := stored(t, c)
-	clk.Add(10 * time.Minute)
+	clk.Advance(10 * time.Minute)
 	if _, err := c.Weather(ctx, 2); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/keystore"
 )
 
@@ -215,25 +216,8 @@ func (f *fakeServer) validRefresh(tok string) bool {
 	return ok
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the clients' clock in these tests, at a fixed start.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)) }
 
 // memStore is an in-memory keystore.Store whose failures can be switched on.
 type memStore struct {

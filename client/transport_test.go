@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/keystore"
 )
 
@@ -36,7 +37,7 @@ func TestTransportRefreshesBeforeSendingWhenTheTokenIsAboutToExpire(t *testing.T
 			f, clk := newFake(t), newClock()
 			c := loggedIn(t, f, newMemStore(), WithNow(clk.Now))
 			before := stored(t, c)
-			clk.Add(tc.advance)
+			clk.Advance(tc.advance)
 			if _, err := c.Weather(ctx, 3); err != nil {
 				t.Fatal(err)
 			}
@@ -136,10 +137,10 @@ func TestConcurrentRequestsShareOneRefresh(t *testing.T) {
 	const n = 16
 	for _, tc := range []struct {
 		name  string
-		spoil func(f *fakeServer, clk *clock)
+		spoil func(f *fakeServer, clk *testkit.Clock)
 	}{
-		{"16 goroutines answered 401 together cause one refresh", func(f *fakeServer, _ *clock) { f.forgetAccessTokens() }},
-		{"16 goroutines holding an expiring token cause one refresh", func(_ *fakeServer, clk *clock) { clk.Add(10 * time.Minute) }},
+		{"16 goroutines answered 401 together cause one refresh", func(f *fakeServer, _ *testkit.Clock) { f.forgetAccessTokens() }},
+		{"16 goroutines holding an expiring token cause one refresh", func(_ *fakeServer, clk *testkit.Clock) { clk.Advance(10 * time.Minute) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -211,7 +212,7 @@ func TestSessionEnds(t *testing.T) {
 		f, clk := newFake(t), newClock()
 		store := newMemStore()
 		c := loggedIn(t, f, store, WithNow(clk.Now))
-		clk.Add(2 * time.Hour)
+		clk.Advance(2 * time.Hour)
 		if _, err := c.AccessToken(ctx); !errors.Is(err, ErrSessionEnded) {
 			t.Fatalf("AccessToken: %v, want ErrSessionEnded", err)
 		}
@@ -245,7 +246,7 @@ func TestKeystoreFailureNeverSendsAnUnauthenticatedRequest(t *testing.T) {
 			c := loggedIn(t, f, store, WithNow(clk.Now))
 			store.fail(tc.load, tc.save)
 			if tc.expire {
-				clk.Add(10 * time.Minute)
+				clk.Advance(10 * time.Minute)
 			}
 			_, err := c.Weather(ctx, 1)
 			if !errors.Is(err, locked) {
@@ -401,7 +402,7 @@ func TestRefreshLock(t *testing.T) {
 		a := loggedIn(t, f, store, WithNow(clk.Now), WithLockDir(dir))
 		b := New(f.URL, WithSessions(store), WithNow(clk.Now), WithLockDir(dir))
 		held := stored(t, a)
-		clk.Add(time.Hour - 10*time.Minute) // access expired, refresh still good
+		clk.Advance(time.Hour - 10*time.Minute) // access expired, refresh still good
 		if _, err := a.Weather(ctx, 1); err != nil {
 			t.Fatal(err)
 		}

@@ -8,32 +8,21 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/sqlite"
 )
 
 // jsonLines collects a JSON log and parses it line by line.
-type jsonLines struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (j *jsonLines) Write(p []byte) (int, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.buf.Write(p)
-}
+type jsonLines struct{ testkit.Buffer }
 
 // events returns the log lines whose event field is one of the audit actions.
 func (j *jsonLines) audit(t *testing.T) []map[string]any {
 	t.Helper()
-	j.mu.Lock()
-	text := j.buf.String()
-	j.mu.Unlock()
+	text := j.String()
 	var out []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
@@ -127,9 +116,7 @@ func TestServiceLogsAuditEventsOfOtherProcesses(t *testing.T) {
 				t.Errorf("line %d = %v, want event %s at %s", i, l, want[i].event, want[i].level)
 			}
 		}
-		logs.mu.Lock()
-		text := logs.buf.String()
-		logs.mu.Unlock()
+		text := logs.String()
 		if strings.Contains(text, "alice's") || strings.Contains(text, "$argon2id$") {
 			t.Error("a password or its hash reached the log")
 		}

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -14,24 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/sqlite"
 )
 
 func hashOf(token string) []byte { h := sha256.Sum256([]byte(token)); return h[:] }
-
-// syncBuffer is a log destination safe for the Service's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // countingStore counts write probes.
 type countingStore struct {
@@ -54,7 +41,7 @@ func TestReady(t *testing.T) {
 	}
 	t.Cleanup(func() { sq.Close() })
 	st := &countingStore{Store: sq}
-	var logs syncBuffer
+	var logs testkit.Buffer
 	cfg := server.DefaultConfig()
 	cfg.Argon2 = cheapArgon2
 	svc, err := server.NewService(ctx, cfg, st, slog.New(slog.NewTextHandler(&logs, nil)))

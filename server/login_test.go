@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,31 +14,14 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/sqlite"
 )
 
-// logBuffer is a log destination safe for the Service's goroutines and the summary timer.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // loginService is a Service over a real SQLite file with alice ("correct horse") and the
 // given limits, logging into the returned buffer, with two hashing slots and a stopped clock.
-func loginService(t *testing.T, lim server.LimitConfig) (*server.Service, *logBuffer) {
+func loginService(t *testing.T, lim server.LimitConfig) (*server.Service, *testkit.Buffer) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "authctl.db"))
@@ -52,7 +34,7 @@ func loginService(t *testing.T, lim server.LimitConfig) (*server.Service, *logBu
 	cfg.Limits = lim
 	frozen := time.Now().Truncate(time.Second)
 	cfg.Now = func() time.Time { return frozen } // no bucket refills during a test
-	logs := &logBuffer{}
+	logs := &testkit.Buffer{}
 	svc, err := server.NewService(ctx, cfg, st, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

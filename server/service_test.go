@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/sqlite"
 )
@@ -18,33 +19,20 @@ import (
 // cheapArgon2 keeps tests fast; the production parameters are tested in password_test.go.
 var cheapArgon2 = server.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 
-// clock is a settable time source shared by a test and its Service.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	svc   *server.Service
 	store server.Store
-	clock *clock
+	clock *testkit.Clock
 	path  string
 }
 
 func newFixture(t *testing.T, mutate func(*server.Config)) *fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "authctl.db")
-	return openFixture(t, path, &clock{t: time.Now().Truncate(time.Millisecond)}, mutate)
+	return openFixture(t, path, testkit.NewClock(time.Now().Truncate(time.Millisecond)), mutate)
 }
 
-func openFixture(t *testing.T, path string, clk *clock, mutate func(*server.Config)) *fixture {
+func openFixture(t *testing.T, path string, clk *testkit.Clock, mutate func(*server.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, path)
@@ -373,7 +361,7 @@ func TestKeysPersist(t *testing.T) {
 		t.Run(alg+" keys survive a restart", func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "authctl.db")
-			clk := &clock{t: time.Now()}
+			clk := testkit.NewClock(time.Now())
 			cfg := func(c *server.Config) { c.SigningAlg = alg }
 			f1 := openFixture(t, path, clk, cfg)
 			tok := f1.login(t)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/server"
 )
 
@@ -138,7 +139,7 @@ func TestFail(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			logs := &logBuffer{}
+			logs := &testkit.Buffer{}
 			rec := httptest.NewRecorder()
 			fail(rec, httptest.NewRequest("GET", "/x", nil), slog.New(slog.NewTextHandler(logs, nil)), c.err)
 			a := answer{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String()}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,10 +9,10 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/sqlite"
 )
@@ -24,49 +23,13 @@ const (
 	bobPassword   = "bob's long password"
 )
 
-// clock is the Service's injected time, so that tests can expire tokens without sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// logBuffer collects the log lines of the Service and the HTTP layer.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is a real Service over a real SQLite file, behind the real handler.
 type harness struct {
 	handler http.Handler
 	svc     *server.Service
 	store   *sqlite.Store
-	clock   *clock
-	logs    *logBuffer
+	clock   *testkit.Clock
+	logs    *testkit.Buffer
 	url     string // base URL of an httptest.Server, once started
 }
 
@@ -94,8 +57,8 @@ func newHarness(t testing.TB, opts ...option) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clk := &clock{now: time.Now().Truncate(time.Second)}
-	logs := &logBuffer{}
+	clk := testkit.NewClock(time.Now().Truncate(time.Second))
+	logs := &testkit.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	cfg := server.DefaultConfig()

@@ -7,13 +7,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/authctl/authctl/internal/testkit"
 )
 
 func TestRecoverPanics(t *testing.T) {
 	t.Parallel()
 	t.Run("a panic becomes a logged 500 JSON answer without the body", func(t *testing.T) {
 		t.Parallel()
-		logs := &logBuffer{}
+		logs := &testkit.Buffer{}
 		h := recoverPanics(slog.New(slog.NewTextHandler(logs, nil)))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/auth/login", strings.NewReader(`{"password":"hunter2-secret"}`)))

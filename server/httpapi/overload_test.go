@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/server"
 )
 
@@ -25,7 +26,7 @@ func TestFailOverloadIs503WithRetryAfter(t *testing.T) {
 	} {
 		t.Run(c.err.Error(), func(t *testing.T) {
 			t.Parallel()
-			logs := &logBuffer{}
+			logs := &testkit.Buffer{}
 			rec := httptest.NewRecorder()
 			fail(rec, httptest.NewRequest("POST", "/api/auth/login", nil), slog.New(slog.NewTextHandler(logs, nil)), c.err)
 			a := answer{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String()}

@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/server"
 	"github.com/authctl/authctl/server/metrics"
 	"github.com/authctl/authctl/server/postgres"
@@ -169,31 +169,13 @@ func TestPostgresStoreKeepsItsWatcher(t *testing.T) {
 	}
 }
 
-// clock is the Service's time, moved by the test past the reuse grace.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestServiceOutcomesAreCounted drives a real Service on SQLite through every outcome once
 // and checks that each counter moved by exactly its events.
 func TestServiceOutcomesAreCounted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	m := metrics.New("test")
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	cfg := server.DefaultConfig()
 	cfg.Argon2 = server.Argon2Params{Memory: 64, Time: 1, Threads: 1}
 	cfg.Limits = server.LimitConfig{UserBurst: 1, AddrBurst: 1 << 20, PerUser: 1e-6, PerAddr: 1e6, MaxKeys: 100}
