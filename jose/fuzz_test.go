@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authctl/authctl/internal/testkit"
 )
 
 type equaler interface{ Equal(crypto.PublicKey) bool }
@@ -89,7 +91,7 @@ func FuzzVerify(f *testing.F) {
 }
 
 func fuzzToken(t testing.TB) string {
-	return forge(t, jwt.SigningMethodEdDSA, fuzzKey, map[string]any{"alg": "EdDSA", "kid": "k1", "typ": "at+jwt"}, goodClaims())
+	return testkit.Forge(t, jwt.SigningMethodEdDSA, fuzzKey, map[string]any{"alg": "EdDSA", "kid": "k1", "typ": "at+jwt"}, goodClaims())
 }
 
 func pemBytes(label string, der []byte) []byte {

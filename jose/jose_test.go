@@ -9,10 +9,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/authctl/authctl/internal/testkit"
 )
 
 // testKeys are generated once: RSA generation dominates the package's test time otherwise.
@@ -43,17 +44,6 @@ var testKeys = sync.OnceValue(func() (k struct {
 	must(err)
 	return k
 })
-
-// pemOf wraps DER from an x509 marshaller, as pemOf(t, "PRIVATE KEY")(x509.Marshal…(k)).
-func pemOf(t *testing.T, label string) func(der []byte, err error) []byte {
-	return func(der []byte, err error) []byte {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: label, Bytes: der})
-	}
-}
 
 func TestValidAlg(t *testing.T) {
 	t.Parallel()
@@ -140,21 +130,21 @@ func TestParsePEM(t *testing.T) {
 		data []byte
 		pub  crypto.PublicKey
 	}{
-		{"PKCS#8 Ed25519", pemOf(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.ed)), k.ed.Public()},
-		{"PKCS#8 P-256", pemOf(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.ec)), &k.ec.PublicKey},
-		{"SEC 1 P-256", pemOf(t, "EC PRIVATE KEY")(sec1, nil), &k.ec.PublicKey},
-		{"PKCS#8 RSA", pemOf(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.rsa)), &k.rsa.PublicKey},
-		{"PKCS#1 RSA", pemOf(t, "RSA PRIVATE KEY")(x509.MarshalPKCS1PrivateKey(k.rsa), nil), &k.rsa.PublicKey},
+		{"PKCS#8 Ed25519", testkit.PEM(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.ed)), k.ed.Public()},
+		{"PKCS#8 P-256", testkit.PEM(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.ec)), &k.ec.PublicKey},
+		{"SEC 1 P-256", testkit.PEM(t, "EC PRIVATE KEY")(sec1, nil), &k.ec.PublicKey},
+		{"PKCS#8 RSA", testkit.PEM(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.rsa)), &k.rsa.PublicKey},
+		{"PKCS#1 RSA", testkit.PEM(t, "RSA PRIVATE KEY")(x509.MarshalPKCS1PrivateKey(k.rsa), nil), &k.rsa.PublicKey},
 	}
 	publics := []struct {
 		name string
 		data []byte
 		pub  crypto.PublicKey
 	}{
-		{"PKIX Ed25519", pemOf(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(k.ed.Public())), k.ed.Public()},
-		{"PKIX P-256", pemOf(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(&k.ec.PublicKey)), &k.ec.PublicKey},
-		{"PKIX RSA", pemOf(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(&k.rsa.PublicKey)), &k.rsa.PublicKey},
-		{"PKCS#1 RSA", pemOf(t, "RSA PUBLIC KEY")(x509.MarshalPKCS1PublicKey(&k.rsa.PublicKey), nil), &k.rsa.PublicKey},
+		{"PKIX Ed25519", testkit.PEM(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(k.ed.Public())), k.ed.Public()},
+		{"PKIX P-256", testkit.PEM(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(&k.ec.PublicKey)), &k.ec.PublicKey},
+		{"PKIX RSA", testkit.PEM(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(&k.rsa.PublicKey)), &k.rsa.PublicKey},
+		{"PKCS#1 RSA", testkit.PEM(t, "RSA PUBLIC KEY")(x509.MarshalPKCS1PublicKey(&k.rsa.PublicKey), nil), &k.rsa.PublicKey},
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 
@@ -189,11 +179,11 @@ func TestParsePEM(t *testing.T) {
 			name string
 			data []byte
 		}{
-			{"a certificate block", pemOf(t, "CERTIFICATE")([]byte("x"), nil)},
-			{"a PKCS#8 label over SEC 1 bytes", pemOf(t, "PRIVATE KEY")(sec1, nil)},
-			{"an SEC 1 label over PKCS#8 bytes", pemOf(t, "EC PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.ec))},
-			{"an X25519 key", pemOf(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.x25519))},
-			{"truncated DER", pemOf(t, "PRIVATE KEY")(sec1[:20], nil)},
+			{"a certificate block", testkit.PEM(t, "CERTIFICATE")([]byte("x"), nil)},
+			{"a PKCS#8 label over SEC 1 bytes", testkit.PEM(t, "PRIVATE KEY")(sec1, nil)},
+			{"an SEC 1 label over PKCS#8 bytes", testkit.PEM(t, "EC PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.ec))},
+			{"an X25519 key", testkit.PEM(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(k.x25519))},
+			{"truncated DER", testkit.PEM(t, "PRIVATE KEY")(sec1[:20], nil)},
 			{"no PEM at all", []byte("not pem")},
 			{"an empty file", nil},
 		} {

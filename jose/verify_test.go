@@ -11,29 +11,11 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authctl/authctl/internal/testkit"
 )
 
 var testNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-
-// forge builds a token from a raw header and claims, so that tests can write headers and
-// signatures golang-jwt would not.
-func forge(t testing.TB, method jwt.SigningMethod, key any, header, claims map[string]any) string {
-	t.Helper()
-	h, err := json.Marshal(header)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
-	sig, err := method.Sign(text, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return text + "." + b64.EncodeToString(sig)
-}
 
 func goodClaims() map[string]any {
 	return map[string]any{
@@ -51,23 +33,23 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromPEM, err := KeysFromPEM(pemOf(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(k.ed.Public())))
+	fromPEM, err := KeysFromPEM(testkit.PEM(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(k.ed.Public())))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsaPEM, err := KeysFromPEM(pemOf(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(&k.rsa.PublicKey)))
+	rsaPEM, err := KeysFromPEM(testkit.PEM(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(&k.rsa.PublicKey)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	header := map[string]any{"alg": "EdDSA", "kid": "k1", "typ": "at+jwt"}
-	signed := forge(t, jwt.SigningMethodEdDSA, k.ed, header, goodClaims())
+	signed := testkit.Forge(t, jwt.SigningMethodEdDSA, k.ed, header, goodClaims())
 	with := func(change func(h, c map[string]any)) string {
 		h, c := map[string]any{}, goodClaims()
 		for k, v := range header {
 			h[k] = v
 		}
 		change(h, c)
-		return forge(t, jwt.SigningMethodEdDSA, k.ed, h, c)
+		return testkit.Forge(t, jwt.SigningMethodEdDSA, k.ed, h, c)
 	}
 	opts := VerifyOptions{Now: testNow, Issuer: "authctl", Audience: "authctl", Type: "at+jwt"}
 	parts := strings.Split(signed, ".")
@@ -160,13 +142,13 @@ func TestVerifyRefusesKeyConfusion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pemData := pemOf(t, "PUBLIC KEY")(der, nil)
+			pemData := testkit.PEM(t, "PUBLIC KEY")(der, nil)
 			keys, err := KeysFromPEM(pemData)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, secret := range [][]byte{der, pemData, rawPublic(tc.pub)} {
-				tok := forge(t, jwt.SigningMethodHS256, secret, map[string]any{"alg": "HS256"}, goodClaims())
+				tok := testkit.Forge(t, jwt.SigningMethodHS256, secret, map[string]any{"alg": "HS256"}, goodClaims())
 				if _, err := Verify(tok, keys, VerifyOptions{Now: testNow}); err == nil {
 					t.Error("an HS256 token signed with the public key verified")
 				}
@@ -188,7 +170,7 @@ func rawPublic(pub any) []byte {
 func TestVerifyWithSecret(t *testing.T) {
 	t.Parallel()
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	tok := forge(t, jwt.SigningMethodHS256, secret, map[string]any{"alg": "HS256"}, goodClaims())
+	tok := testkit.Forge(t, jwt.SigningMethodHS256, secret, map[string]any{"alg": "HS256"}, goodClaims())
 	keys := KeysFromSecret(secret)
 	secret[0] = 'X' // the keys hold their own copy
 	if _, err := Verify(tok, keys, VerifyOptions{Now: testNow, Alg: "HS256"}); err != nil {
@@ -197,7 +179,7 @@ func TestVerifyWithSecret(t *testing.T) {
 	if _, err := Verify(tok, KeysFromSecret(secret), VerifyOptions{Now: testNow}); err == nil || !strings.Contains(err.Error(), "signature invalid") {
 		t.Errorf("another secret: %v", err)
 	}
-	edTok := forge(t, jwt.SigningMethodEdDSA, testKeys().ed, map[string]any{"alg": "EdDSA"}, goodClaims())
+	edTok := testkit.Forge(t, jwt.SigningMethodEdDSA, testKeys().ed, map[string]any{"alg": "EdDSA"}, goodClaims())
 	if _, err := Verify(edTok, keys, VerifyOptions{Now: testNow}); err == nil || !strings.Contains(err.Error(), "key is for HS256") {
 		t.Errorf("an EdDSA token against a secret: %v", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authctl/authctl/internal/testkit"
 )
 
 // jwsEnc is the JWS encoding of token parts.
@@ -46,29 +48,6 @@ func newTestKeySet(t testing.TB, alg string) (*KeySet, SigningKey) {
 		t.Fatal(err)
 	}
 	return ks, k
-}
-
-// forge builds a token from a raw header and claims, signed with method and key (no
-// signature when method is nil), so that tests can write headers golang-jwt would not.
-func forge(t *testing.T, method jwt.SigningMethod, key any, header, claims map[string]any) string {
-	t.Helper()
-	h, err := json.Marshal(header)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := jwsEnc.EncodeToString(h) + "." + jwsEnc.EncodeToString(c)
-	if method == nil {
-		return text + "."
-	}
-	sig, err := method.Sign(text, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return text + "." + jwsEnc.EncodeToString(sig)
 }
 
 // claimsMap is testClaims as a mutable map.
@@ -113,20 +92,20 @@ func TestVerifyRejectsForgedTokens(t *testing.T) {
 			}
 			parts := strings.Split(valid, ".")
 			hdr := func() map[string]any { return map[string]any{"alg": alg, "typ": "at+jwt", "kid": ks.signKID} }
-			ours := func(h map[string]any, c map[string]any) string { return forge(t, ks.method, ks.signKey, h, c) }
+			ours := func(h map[string]any, c map[string]any) string { return testkit.Forge(t, ks.method, ks.signKey, h, c) }
 			withHeader := func(f func(h map[string]any)) string { h := hdr(); f(h); return ours(h, claimsMap(t)) }
 			withClaims := func(f func(c map[string]any)) string { c := claimsMap(t); f(c); return ours(hdr(), c) }
 			otherMethod, otherKey := otherAsymmetric(t, alg)
 
 			forged := []struct{ name, token string }{
-				{"alg none is refused", forge(t, nil, nil, map[string]any{"alg": "none", "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
-				{"alg None in other case is refused", forge(t, nil, nil, map[string]any{"alg": "None", "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
+				{"alg none is refused", testkit.Forge(t, nil, nil, map[string]any{"alg": "none", "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
+				{"alg None in other case is refused", testkit.Forge(t, nil, nil, map[string]any{"alg": "None", "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
 				{"alg none with the original signature is refused", jwsEnc.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"`+ks.signKID+`"}`)) + "." + parts[1] + "." + parts[2]},
-				{"a token signed by another key under our kid is refused", forge(t, attacker.method, attacker.signKey, hdr(), claimsMap(t))},
-				{"another algorithm under our kid is refused", forge(t, otherMethod, otherKey, map[string]any{"alg": otherMethod.Alg(), "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
-				{"an embedded jwk header does not supply the key", forge(t, attacker.method, attacker.signKey,
+				{"a token signed by another key under our kid is refused", testkit.Forge(t, attacker.method, attacker.signKey, hdr(), claimsMap(t))},
+				{"another algorithm under our kid is refused", testkit.Forge(t, otherMethod, otherKey, map[string]any{"alg": otherMethod.Alg(), "typ": "at+jwt", "kid": ks.signKID}, claimsMap(t))},
+				{"an embedded jwk header does not supply the key", testkit.Forge(t, attacker.method, attacker.signKey,
 					map[string]any{"alg": alg, "typ": "at+jwt", "kid": ks.signKID, "jwk": map[string]any{"kty": "oct", "k": "AAAA"}}, claimsMap(t))},
-				{"a jku header is not fetched", forge(t, attacker.method, attacker.signKey,
+				{"a jku header is not fetched", testkit.Forge(t, attacker.method, attacker.signKey,
 					map[string]any{"alg": alg, "typ": "at+jwt", "kid": attacker.signKID, "jku": "https://evil.example/jwks.json"}, claimsMap(t))},
 				{"an unknown kid is refused", withHeader(func(h map[string]any) { h["kid"] = "unknown" })},
 				{"a missing kid is refused", withHeader(func(h map[string]any) { delete(h, "kid") })},
@@ -153,7 +132,7 @@ func TestVerifyRejectsForgedTokens(t *testing.T) {
 				{"an expired token with a bad signature is invalid, not expired", func() string {
 					c := claimsMap(t)
 					c["exp"] = testNow.Add(-time.Minute).Unix()
-					return forge(t, attacker.method, attacker.signKey, hdr(), c)
+					return testkit.Forge(t, attacker.method, attacker.signKey, hdr(), c)
 				}()},
 				{"a tampered payload is refused", parts[0] + "." + jwsEnc.EncodeToString([]byte(`{"iss":"authctl","aud":"authctl","sub":"2","sid":"x","exp":9999999999}`)) + "." + parts[2]},
 				{"a tampered header is refused", jwsEnc.EncodeToString([]byte(`{"alg":"`+alg+`","typ":"at+jwt","kid":"`+ks.signKID+`","x":1}`)) + "." + parts[1] + "." + parts[2]},
@@ -174,9 +153,9 @@ func TestVerifyRejectsForgedTokens(t *testing.T) {
 				jwk, _ := json.Marshal(ks.JWKS().Keys[0])
 				confusion := map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": ks.signKID}
 				forged = append(forged,
-					struct{ name, token string }{"HS256 keyed with the PEM public key is refused", forge(t, jwt.SigningMethodHS256, publicPEM(t, ks), confusion, claimsMap(t))},
-					struct{ name, token string }{"HS256 keyed with the JWK is refused", forge(t, jwt.SigningMethodHS256, jwk, confusion, claimsMap(t))},
-					struct{ name, token string }{"HS256 keyed with the raw public key is refused", forge(t, jwt.SigningMethodHS256, rawPublic(pub), confusion, claimsMap(t))},
+					struct{ name, token string }{"HS256 keyed with the PEM public key is refused", testkit.Forge(t, jwt.SigningMethodHS256, publicPEM(t, ks), confusion, claimsMap(t))},
+					struct{ name, token string }{"HS256 keyed with the JWK is refused", testkit.Forge(t, jwt.SigningMethodHS256, jwk, confusion, claimsMap(t))},
+					struct{ name, token string }{"HS256 keyed with the raw public key is refused", testkit.Forge(t, jwt.SigningMethodHS256, rawPublic(pub), confusion, claimsMap(t))},
 				)
 			}
 			for _, tc := range forged {
@@ -234,8 +213,8 @@ func TestVerifyAcceptsWellFormedTokens(t *testing.T) {
 			}{
 				{"a token from Sign verifies", signed, testNow},
 				{"a token verifies one second before exp", signed, testNow.Add(5*time.Minute - time.Second)},
-				{"typ in upper case verifies", forge(t, ks.method, ks.signKey, hdr("AT+JWT"), claimsMap(t)), testNow},
-				{"typ application/at+jwt verifies", forge(t, ks.method, ks.signKey, hdr("application/at+jwt"), claimsMap(t)), testNow},
+				{"typ in upper case verifies", testkit.Forge(t, ks.method, ks.signKey, hdr("AT+JWT"), claimsMap(t)), testNow},
+				{"typ application/at+jwt verifies", testkit.Forge(t, ks.method, ks.signKey, hdr("application/at+jwt"), claimsMap(t)), testNow},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {

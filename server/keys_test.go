@@ -11,27 +11,16 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authctl/authctl/internal/testkit"
 	"github.com/authctl/authctl/jose"
 )
 
 // b64 is base64url without padding, for tests that write tokens by hand.
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-// pemOf wraps DER from an x509 marshaller, as pemOf(t, "PRIVATE KEY")(x509.Marshal…(k)).
-func pemOf(t *testing.T, typ string) func(der []byte, err error) []byte {
-	return func(der []byte, err error) []byte {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-	}
-}
 
 func TestGenerateSigningKey(t *testing.T) {
 	t.Parallel()
@@ -77,10 +66,10 @@ func TestParseSigningKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ecSEC1 := pemOf(t, "EC PRIVATE KEY")(sec1, nil)
-	ecPKCS8 := pemOf(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(ecKey))
-	rsaPKCS1 := pemOf(t, "RSA PRIVATE KEY")(x509.MarshalPKCS1PrivateKey(rsaKey), nil)
-	edPKCS8 := pemOf(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(edKey))
+	ecSEC1 := testkit.PEM(t, "EC PRIVATE KEY")(sec1, nil)
+	ecPKCS8 := testkit.PEM(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(ecKey))
+	rsaPKCS1 := testkit.PEM(t, "RSA PRIVATE KEY")(x509.MarshalPKCS1PrivateKey(rsaKey), nil)
+	edPKCS8 := testkit.PEM(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(edKey))
 
 	t.Run("accepted formats give the thumbprint of the same public key", func(t *testing.T) {
 		t.Parallel()
@@ -120,12 +109,12 @@ func TestParseSigningKey(t *testing.T) {
 			{"P-256 for EdDSA", "EdDSA", ecSEC1},
 			{"RSA for ES256", "ES256", rsaPKCS1},
 			{"P-256 for RS256", "RS256", ecPKCS8},
-			{"P-384 for ES256", "ES256", pemOf(t, "EC PRIVATE KEY")(x509.MarshalECPrivateKey(p384))},
-			{"an X25519 key", "EdDSA", pemOf(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(x25519))},
-			{"RSA 1024 for RS256", "RS256", pemOf(t, "RSA PRIVATE KEY")(x509.MarshalPKCS1PrivateKey(rsaSmall), nil)},
-			{"a public key", "ES256", pemOf(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(&ecKey.PublicKey))},
-			{"a certificate block", "ES256", pemOf(t, "CERTIFICATE")([]byte("x"), nil)},
-			{"a PKCS#8 label over SEC 1 bytes", "ES256", pemOf(t, "PRIVATE KEY")(sec1, nil)},
+			{"P-384 for ES256", "ES256", testkit.PEM(t, "EC PRIVATE KEY")(x509.MarshalECPrivateKey(p384))},
+			{"an X25519 key", "EdDSA", testkit.PEM(t, "PRIVATE KEY")(x509.MarshalPKCS8PrivateKey(x25519))},
+			{"RSA 1024 for RS256", "RS256", testkit.PEM(t, "RSA PRIVATE KEY")(x509.MarshalPKCS1PrivateKey(rsaSmall), nil)},
+			{"a public key", "ES256", testkit.PEM(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(&ecKey.PublicKey))},
+			{"a certificate block", "ES256", testkit.PEM(t, "CERTIFICATE")([]byte("x"), nil)},
+			{"a PKCS#8 label over SEC 1 bytes", "ES256", testkit.PEM(t, "PRIVATE KEY")(sec1, nil)},
 			{"no PEM at all", "EdDSA", []byte("not pem")},
 			{"an empty file", "EdDSA", nil},
 			{"a PEM key for an unknown algorithm", "PS256", edPKCS8},
@@ -192,7 +181,7 @@ func TestSigningKeysVerifyOffline(t *testing.T) {
 					if kid, err := jose.Thumbprint(pub); err != nil || kid != k.KID {
 						t.Errorf("the public key's thumbprint is %s, the signing key's kid %s", kid, k.KID)
 					}
-					return jose.KeysFromPEM(pemOf(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(pub)))
+					return jose.KeysFromPEM(testkit.PEM(t, "PUBLIC KEY")(x509.MarshalPKIXPublicKey(pub)))
 				}
 				sources["the PEM private key"] = func() (jose.Keys, error) { return jose.KeysFromPEM(k.Private) }
 			}

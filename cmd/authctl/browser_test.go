@@ -324,6 +324,12 @@ func webLogin(p *tab, base string) {
 	p.waitFor("the home page", `!document.getElementById("home").hidden && document.getElementById("welcome").textContent === "Welcome, admin"`)
 }
 
+// logDuration logs, when t's subtests are done, how long they took together.
+func logDuration(t *testing.T, what string) {
+	start := time.Now()
+	t.Cleanup(func() { t.Logf("%s took %v", what, time.Since(start).Round(100*time.Millisecond)) })
+}
+
 const (
 	weatherRows    = `document.querySelectorAll("#forecast-rows tr").length === 5 && !document.getElementById("forecast").hidden`
 	refreshedShown = `!document.getElementById("refreshed").hidden && document.getElementById("refreshed").textContent.startsWith("Token refreshed @ ")`
@@ -332,8 +338,7 @@ const (
 func TestBrowserWebClient(t *testing.T) {
 	t.Parallel()
 	browser := startBrowser(t)
-	start := time.Now()
-	t.Cleanup(func() { t.Logf("built-in client scenarios took %v", time.Since(start).Round(100*time.Millisecond)) })
+	logDuration(t, "built-in client scenarios")
 
 	t.Run("log in, weather, expiry refreshes once for two concurrent calls, reload keeps the session", func(t *testing.T) {
 		t.Parallel()
@@ -518,8 +523,7 @@ func classicLogin(p *tab, page, api string) {
 func TestBrowserClassicClient(t *testing.T) {
 	t.Parallel()
 	browser := startBrowser(t)
-	start := time.Now()
-	t.Cleanup(func() { t.Logf("classic client scenarios took %v", time.Since(start).Round(100*time.Millisecond)) })
+	logDuration(t, "classic client scenarios")
 
 	t.Run("login, weather, and three expiry cycles each refreshed once and replayed", func(t *testing.T) {
 		t.Parallel()
