@@ -76,7 +76,7 @@ func (t *transport) send(req *http.Request, body io.ReadCloser, token string) (*
 // its base path); an absolute URL must be of the server's own origin — the one rule by which
 // the transport decides where the token goes — else the error is an *OriginError.
 func (c *Client) URL(ref string) (*url.URL, error) {
-	if strings.Contains(ref, "://") {
+	if scheme, _, ok := strings.Cut(ref, "://"); ok && scheme != "" && strings.Trim(strings.ToLower(scheme), "abcdefghijklmnopqrstuvwxyz0123456789+-.") == "" {
 		u, err := url.Parse(ref)
 		if err != nil {
 			return nil, err
