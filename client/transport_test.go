@@ -425,7 +425,7 @@ func TestURL(t *testing.T) {
 		{"http://127.0.0.1:5000", "api/auth/me", "http://127.0.0.1:5000/api/auth/me"},
 		{"https://id.example/auth", "/api/auth/me", "https://id.example/auth/api/auth/me"},
 		{"https://id.example", "https://ID.example/api/auth/me", "https://ID.example/api/auth/me"},
-		{"https://id.example", "https://id.example:443/x", "https://id.example:443/x"}, // the default port is the same origin
+		{"https://id.example", "https://id.example:443/x", "https://id.example:443/x"},                                     // the default port is the same origin
 		{"https://id.example", "/login?next=https://evil.example/", "https://id.example/login?next=https://evil.example/"}, // a URL in the query is not the target
 	} {
 		c := New(tc.server)
