@@ -61,23 +61,95 @@ func (o RotationOutcome) Err() error {
 	return nil
 }
 
-// DecideRotation is the rotation rule set, written once for every store. The order matters
-// where several apply: a family that is both revoked and expired reports the revocation (the
+// A RotationFact is one yes-or-no question the rules ask about a presented token. Holds
+// answers it in Go; a store that decides in SQL (server/sqlstore, PostgreSQL) spells each
+// fact as an SQL condition and renders RotationRules around them, so that the rules and their
+// order are still written only here.
+type RotationFact int
+
+// The facts. Each is false where what it asks about is missing: an unknown token has no
+// session to have expired, an unused one no spending to be within grace of.
+const (
+	FactTokenFound     RotationFact = iota // the presented hash is stored
+	FactSessionRevoked                     // its family was revoked
+	FactUserFound                          // the family's user still exists
+	FactSessionExpired                     // Now is at or past the family's ExpiresAt
+	FactUnused                             // the token was never rotated
+	FactWithinGrace                        // it was rotated at most Grace before Now
+	FactChildFound                         // its successor is stored
+	FactChildUnused                        // its successor exists and was never rotated
+)
+
+// Holds answers the fact for f at req.Now.
+func (q RotationFact) Holds(f RotationFacts, req RotateRequest) bool {
+	switch q {
+	case FactTokenFound:
+		return f.TokenFound
+	case FactSessionRevoked:
+		return f.TokenFound && f.Session.Revoked()
+	case FactUserFound:
+		return f.TokenFound && f.UserFound
+	case FactSessionExpired:
+		return f.TokenFound && !req.Now.Before(f.Session.ExpiresAt)
+	case FactUnused:
+		return f.TokenFound && f.UsedAt.IsZero()
+	case FactWithinGrace:
+		return f.TokenFound && !f.UsedAt.IsZero() && req.Now.Sub(f.UsedAt) <= req.Grace
+	case FactChildFound:
+		return f.TokenFound && f.ChildFound
+	case FactChildUnused:
+		return f.TokenFound && f.ChildFound && f.ChildUsedAt.IsZero()
+	}
+	panic("server: unknown RotationFact")
+}
+
+// A RotationTest asks that a fact holds (Want true) or does not.
+type RotationTest struct {
+	Fact RotationFact
+	Want bool
+}
+
+// A RotationRule gives its Outcome when every one of its tests passes.
+type RotationRule struct {
+	Outcome RotationOutcome
+	If      []RotationTest
+}
+
+// The rotation rule set, written once for every store: the first rule whose tests all pass
+// decides, and a token no rule takes is reused (RotationReuse). The order matters where
+// several apply: a family that is both revoked and expired reports the revocation (the
 // stronger statement, and the one a logged-out client should see), and a family whose user
 // was deleted counts as revoked whatever its age. Only a live family distinguishes a fresh
 // use, a benign replay and a reuse.
+var rotationRules = []RotationRule{
+	{RotationUnknown, []RotationTest{{FactTokenFound, false}}},
+	{RotationRevoked, []RotationTest{{FactSessionRevoked, true}}},
+	{RotationRevoked, []RotationTest{{FactUserFound, false}}},
+	{RotationExpired, []RotationTest{{FactSessionExpired, true}}},
+	{RotationFresh, []RotationTest{{FactUnused, true}}},
+	{RotationReplay, []RotationTest{{FactWithinGrace, true}, {FactChildUnused, true}}},
+}
+
+// RotationRules returns the rule set in order, for a store that renders it (a copy: the rules
+// cannot be changed from outside).
+func RotationRules() []RotationRule {
+	out := make([]RotationRule, len(rotationRules))
+	for i, r := range rotationRules {
+		out[i] = RotationRule{Outcome: r.Outcome, If: append([]RotationTest(nil), r.If...)}
+	}
+	return out
+}
+
+// DecideRotation applies the rule set (RotationRules) to f.
 func DecideRotation(f RotationFacts, req RotateRequest) RotationOutcome {
-	switch {
-	case !f.TokenFound:
-		return RotationUnknown
-	case f.Session.Revoked() || !f.UserFound:
-		return RotationRevoked
-	case !req.Now.Before(f.Session.ExpiresAt):
-		return RotationExpired
-	case f.UsedAt.IsZero():
-		return RotationFresh
-	case req.Now.Sub(f.UsedAt) <= req.Grace && f.ChildFound && f.ChildUsedAt.IsZero():
-		return RotationReplay
+rules:
+	for _, r := range rotationRules {
+		for _, t := range r.If {
+			if t.Fact.Holds(f, req) != t.Want {
+				continue rules
+			}
+		}
+		return r.Outcome
 	}
 	return RotationReuse
 }

@@ -62,3 +62,25 @@ func TestRotationOutcomeErr(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationRules checks the table behind DecideRotation: every fact it asks about is one
+// Holds answers, and RotationRules hands out a copy that cannot change the rules.
+func TestRotationRules(t *testing.T) {
+	t.Parallel()
+	rules := RotationRules()
+	if len(rules) == 0 {
+		t.Fatal("no rules")
+	}
+	for _, r := range rules {
+		for _, test := range r.If {
+			test.Fact.Holds(RotationFacts{}, RotateRequest{}) // panics on a fact it does not know
+		}
+	}
+	rules[0].Outcome, rules[0].If[0].Want = RotationFresh, true
+	if again := RotationRules(); again[0].Outcome != RotationUnknown || again[0].If[0].Want {
+		t.Errorf("changing the copy changed the rules: %+v", again[0])
+	}
+	if got := DecideRotation(RotationFacts{}, RotateRequest{}); got != RotationUnknown {
+		t.Errorf("an unknown token after the copy changed: %v", got)
+	}
+}

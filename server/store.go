@@ -144,11 +144,13 @@ type Store interface {
 	SessionByToken(ctx context.Context, hash []byte) (Session, error)
 	// Rotate spends a refresh token atomically: of any number of concurrent calls presenting
 	// the same token, exactly one inserts the successor, in the same transaction that marks
-	// the presented token used. The store loads the RotationFacts under its lock and applies
-	// DecideRotation (server/rotation.go), which holds the rules and their order:
+	// the presented token used. Under its lock the store reads the RotationFacts and applies
+	// RotationRules (server/rotation.go), which hold the rules and their order — in Go
+	// (DecideRotation) or rendered into SQL and checked against DecideRotation:
 	//   - RotationFresh: mark the token used at Now, insert Next (parent = Presented) → RotateResult;
 	//     and keep the family's spent tokens to the newest SpentTokensKept (at least) and
-	//     2 × SpentTokensKept (at most), deleting older ones in the same transaction;
+	//     2 × SpentTokensKept (at most), deleting older ones in the same transaction or in
+	//     one right after it;
 	//   - RotationReplay: RotateResult with Replayed = true, nothing written;
 	//   - RotationReuse: revoke the family with RevokeReuse, commit, and return the
 	//     RotateResult (so the caller can log who) together with ErrReuseDetected;

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/authctl/authctl/server/sqlstore"
@@ -52,6 +53,7 @@ type pgTx struct {
 	conn    *pgxpool.Conn
 	pending *pgx.Batch // the batch results read it after it was sent: each send starts a new one
 	begun   bool       // BEGIN has been sent
+	done    bool       // CommitRow ended the transaction
 }
 
 func (t *pgTx) Queue(_ context.Context, query string, args ...any) {
@@ -122,8 +124,8 @@ var errRolledBack = errors.New("transaction was rolled back")
 // Commit sends the pending statements and COMMIT in one batch.
 func (t *pgTx) Commit(ctx context.Context) error {
 	defer t.release()
-	if !t.begun && t.pending.Len() == 1 {
-		return nil // only BEGIN is pending: the transaction did nothing
+	if t.done || !t.begun && t.pending.Len() == 1 {
+		return nil // CommitRow committed, or only BEGIN is pending: the transaction did nothing
 	}
 	t.pending.Queue("COMMIT")
 	n := t.pending.Len()
@@ -134,17 +136,65 @@ func (t *pgTx) Commit(ctx context.Context) error {
 			return err
 		}
 	}
-	tag, err := br.Exec()
+	return commitTag(br.Exec())
+}
+
+// commitTag turns COMMIT's answer into an error: COMMIT in a failed transaction answers
+// ROLLBACK without one.
+func commitTag(tag pgconn.CommandTag, err error) error {
 	if err == nil && tag.String() == "ROLLBACK" {
-		// COMMIT in a failed transaction answers ROLLBACK without an error.
-		err = errRolledBack
+		return errRolledBack
+	}
+	return err
+}
+
+// CommitRow sends the pending statements and query in one batch, which PostgreSQL runs as
+// one implicit transaction when BEGIN has not gone out yet, and with COMMIT otherwise.
+func (t *pgTx) CommitRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	t.done = true
+	implicit := !t.begun
+	if implicit {
+		t.pending.QueuedQueries = t.pending.QueuedQueries[1:] // BEGIN
+	}
+	before := t.pending.Len()
+	t.pending.Queue(query, args...)
+	if !implicit {
+		t.pending.Queue("COMMIT")
+	}
+	return commitRow{batchRow{br: t.send(ctx), before: before}, !implicit}
+}
+
+// commitRow is a batchRow followed by COMMIT, or ending an implicit transaction.
+type commitRow struct {
+	batchRow
+	commit bool
+}
+
+func (r commitRow) Scan(dest ...any) error {
+	defer r.br.Close()
+	for range r.before {
+		if _, err := r.br.Exec(); err != nil {
+			return err
+		}
+	}
+	err := r.br.QueryRow().Scan(dest...)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if r.commit {
+		if cerr := commitTag(r.br.Exec()); cerr != nil {
+			return cerr
+		}
+	}
+	if cerr := r.br.Close(); cerr != nil { // an implicit transaction commits here
+		return cerr
 	}
 	return err
 }
 
 func (t *pgTx) Rollback(ctx context.Context) error {
 	defer t.release()
-	if !t.begun {
+	if !t.begun || t.done {
 		return nil
 	}
 	_, err := t.conn.Exec(ctx, "ROLLBACK")

@@ -37,11 +37,11 @@ var (
 // WatchRevocations LISTENs on it.
 const Channel = "authctl_revocations"
 
-// dialect is PostgreSQL's. Rotations lock the presented token FOR UPDATE and share its
-// session FOR KEY SHARE (the lock its foreign key used to take), DeleteExpired locks the
-// expiring sessions FOR UPDATE, and migrations and key changes take advisory locks: several
-// replicas write at once. Revocations NOTIFY the other replicas inside the revoking
-// transaction.
+// dialect is PostgreSQL's. A rotation is one statement (RotateInOne: the rules rendered into
+// SQL, one round trip), which locks the presented token FOR UPDATE and shares its session FOR
+// KEY SHARE (the lock its foreign key used to take); DeleteExpired locks the expiring
+// sessions FOR UPDATE, and migrations and key changes take advisory locks: several replicas
+// write at once. Revocations NOTIFY the other replicas inside the revoking transaction.
 var dialect = sqlstore.Dialect{
 	Name:         "postgres",
 	Numbered:     true,
@@ -49,11 +49,12 @@ var dialect = sqlstore.Dialect{
 	Retryable:    func(err error) bool { c := pgCode(err); return c == "40001" || c == "40P01" },
 	Unavailable:  unavailable,
 	LockRotation: " FOR UPDATE OF t FOR KEY SHARE OF s",
+	RotateInOne:  true,
 	LockExpired:  " FOR UPDATE",
 	LockPrune:    " FOR UPDATE SKIP LOCKED",
 	Unbounded:    "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0",
 	AdvisoryLock: "SELECT pg_advisory_xact_lock(?)",
-	Notify:       "SELECT pg_notify('" + Channel + "', ?)",
+	Notify:       func(id string) string { return "pg_notify('" + Channel + "', " + id + ")" },
 	VersionInit: `CREATE TABLE IF NOT EXISTS schema_version (version INT NOT NULL);
 		INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)`,
 	VersionRead:  "SELECT version FROM schema_version",

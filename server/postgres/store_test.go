@@ -163,6 +163,29 @@ func TestReplicasTogether(t *testing.T) {
 		}
 		t.Logf("notified after %v", time.Since(start))
 	})
+	t.Run("a reuse detected on one replica is pushed to another", func(t *testing.T) {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		got := make(chan string, 8)
+		go b.WatchRevocations(wctx, func(sid string) { got <- sid })
+		time.Sleep(200 * time.Millisecond)                    // let LISTEN start
+		sid := fmt.Sprintf("reuse-%d", time.Now().UnixNano()) // the channel is shared with other tests
+		a.CreateSession(ctx, server.Session{ID: sid, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+			server.RefreshToken{Hash: h(sid + "0"), SessionID: sid, IssuedAt: now})
+		rotate := func(at time.Time) error {
+			_, err := a.Rotate(ctx, server.RotateRequest{Presented: h(sid + "0"), Next: h(sid + "1"), Now: at, Grace: time.Second})
+			return err
+		}
+		if err := rotate(now); err != nil {
+			t.Fatal(err)
+		}
+		if err := rotate(now.Add(time.Minute)); !errors.Is(err, server.ErrReuseDetected) {
+			t.Fatalf("second use: %v, want ErrReuseDetected", err)
+		}
+		if !notified(got, sid, time.Second) {
+			t.Fatal("no notification within 1 s")
+		}
+	})
 }
 
 func TestUnreachableIsUnavailable(t *testing.T) {

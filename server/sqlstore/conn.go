@@ -32,10 +32,16 @@ type Rows interface {
 type Tx interface {
 	Conn
 	// Queue runs a statement whose result is not needed. A driver that talks to a server may
-	// hold it back and send it together with the next statement or the COMMIT — that is how
-	// a refresh on PostgreSQL costs two round trips (lock and read; write and commit) — so its
-	// error may surface only there.
+	// hold it back and send it together with the next statement or the COMMIT, so its error
+	// may surface only there.
 	Queue(ctx context.Context, query string, args ...any)
+	// CommitRow runs query after the queued statements and then commits, returning query's
+	// one row: its Scan reports the first error of the statements, query or COMMIT (nothing
+	// is committed after an error; no row is not one), and the transaction is over once Scan
+	// returns (a later Commit or Rollback does nothing). A
+	// driver that talks to a server sends all of it in one round trip — a refresh on
+	// PostgreSQL (Dialect.RotateInOne).
+	CommitRow(ctx context.Context, query string, args ...any) Row
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
 }
@@ -164,6 +170,7 @@ type sqlTx struct {
 	cache   stmtCache
 	queued  error    // the first error of a queued statement
 	prepare []string // statements to prepare once the transaction is over
+	done    bool     // CommitRow ended the transaction
 }
 
 func (t *sqlTx) stmt(ctx context.Context, query string) *sql.Stmt {
@@ -221,7 +228,34 @@ func (t *sqlTx) Queue(ctx context.Context, query string, args ...any) {
 	}
 }
 
+// CommitRow runs query at once, and ends the transaction when its row has been scanned.
+func (t *sqlTx) CommitRow(ctx context.Context, query string, args ...any) Row {
+	return commitRow{t, ctx, t.QueryRow(ctx, query, args...)}
+}
+
+type commitRow struct {
+	t   *sqlTx
+	ctx context.Context
+	row Row
+}
+
+func (r commitRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		r.t.Rollback(r.ctx)
+		return err
+	}
+	if cerr := r.t.Commit(r.ctx); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
 func (t *sqlTx) Commit(ctx context.Context) error {
+	if t.done {
+		return nil
+	}
+	t.done = true
 	if t.queued != nil {
 		t.tx.Rollback()
 		return t.queued
@@ -232,6 +266,10 @@ func (t *sqlTx) Commit(ctx context.Context) error {
 }
 
 func (t *sqlTx) Rollback(ctx context.Context) error {
+	if t.done {
+		return nil
+	}
+	t.done = true
 	err := t.tx.Rollback()
 	t.prepareLater(ctx)
 	return err

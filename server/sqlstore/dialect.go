@@ -24,11 +24,16 @@ type Dialect struct {
 	// server.ErrUnavailable. Nil when the database cannot be unavailable in that sense.
 	Unavailable func(error) bool
 
-	// LockRotation is appended to the rotation's read of the presented token (t) joined to
-	// its family (s) and user: it locks the token, so that concurrent rotations of it queue
-	// up, and shares the family's row, so that DeleteExpired cannot delete the family under a
-	// rotation. Empty where BEGIN takes the database's write lock already (SQLite).
+	// LockRotation is appended to a read of the presented token (t) joined to its family (s):
+	// it locks the token, so that concurrent rotations of it queue up, and shares the
+	// family's row, so that DeleteExpired cannot delete the family under a rotation. Empty
+	// where BEGIN takes the database's write lock already (SQLite).
 	LockRotation string
+	// RotateInOne says the database runs UPDATE and INSERT inside WITH and joins LATERAL, so
+	// that Rotate can be one statement (rotateInOneSQL: the rules of server.RotationRules
+	// rendered into SQL), a transaction of its own and one round trip. Without it, Rotate
+	// reads the facts, decides in Go (server.DecideRotation) and writes.
+	RotateInOne bool
 	// LockExpired is appended to a read of the expiring sessions, run before DeleteExpired
 	// walks their token chains: it waits for rotations in flight and holds off new ones.
 	// Empty where BEGIN takes the write lock already.
@@ -45,10 +50,11 @@ type Dialect struct {
 	// lock timeouts for the rest of the transaction; the migration runs it first. Empty
 	// where the connection has no such timeouts.
 	Unbounded string
-	// Notify is a statement telling other processes that the session whose id is its one
-	// argument was revoked; it runs inside the revoking transaction, so they hear of it only
-	// if it commits. Empty when nobody listens (other processes poll RevokedSince).
-	Notify string
+	// Notify, given an SQL expression for a session id, returns an SQL expression telling
+	// other processes that this session was revoked. It is evaluated inside the revoking
+	// transaction, so they hear of it only if it commits. Nil when nobody listens (other
+	// processes poll RevokedSince).
+	Notify func(id string) string
 
 	// VersionInit runs before VersionRead (e.g. creates the table holding the version);
 	// VersionRead returns the number of migrations a database has had; VersionWrite records

@@ -40,22 +40,37 @@ const (
 )
 
 // trim runs in a fresh rotation of the token presented, whose gen is gen: every
-// SpentTokensKept rotations it deletes the family's spent tokens older than the newest
-// SpentTokensKept, and moves the session's first_hash to the oldest one kept. Between trims
-// the family grows by SpentTokensKept, so it never holds 2 × SpentTokensKept spent tokens,
-// however fast it is refreshed, and each trim walks fewer than that many rows. Reuse of a
-// kept token is detected as before; a trimmed token is simply unknown.
+// SpentTokensKept rotations (trimDue) it deletes the family's spent tokens older than the
+// newest SpentTokensKept, and moves the session's first_hash to the oldest one kept. Between
+// trims the family grows by SpentTokensKept, so it never holds 2 × SpentTokensKept spent
+// tokens, however fast it is refreshed, and each trim walks fewer than that many rows. Reuse
+// of a kept token is detected as before; a trimmed token is simply unknown.
 //
 // The writes are queued with the rotation's own, before anything that updates the session
 // row: on PostgreSQL a reuse of a token being trimmed holds that token and then revokes the
 // session, so this transaction takes the tokens first and the session after, as that one does.
 func (s *Store) trim(ctx context.Context, tx txq, sid string, presented []byte, gen int64) {
-	const k = server.SpentTokensKept
-	if (gen+1)%k != 0 {
+	if !trimDue(gen) {
 		return
 	}
+	const k = server.SpentTokensKept
 	tx.queue(ctx, trimSQL, presented, trimWalk, k)
 	tx.queue(ctx, newFirstSQL, presented, k-1, k-1, sid)
+}
+
+// trimDue reports whether the fresh rotation of a token whose gen is gen trims its chain.
+func trimDue(gen int64) bool { return (gen+1)%server.SpentTokensKept == 0 }
+
+// trimAfter is trim in a transaction of its own, after a rotation that decided in one
+// statement (Dialect.RotateInOne) has committed. The rotation stands whatever happens here: a
+// trim that fails leaves the chain longer until the next one, 32 rotations later, which walks
+// up to trimWalk tokens and so catches up after as many as two failures in a row; the tokens
+// are deleted with their family in any case.
+func (s *Store) trimAfter(ctx context.Context, sid string, presented []byte, gen int64) {
+	s.tx(ctx, func(tx txq) error {
+		s.trim(ctx, tx, sid, presented, gen)
+		return nil
+	})
 }
 
 // deleteFamilySQL deletes every token of the session whose id it is given, walking the chain

@@ -218,3 +218,33 @@ func TestRetries(t *testing.T) {
 		}
 	})
 }
+
+// TestRotateInOneSQL checks the rendering of server.RotationRules: every fact the rules ask
+// about has its SQL, and the statement's CASE names the outcomes in the rules' order, after
+// the stale-read guard. What the statement decides is checked against DecideRotation by the
+// contract suite on PostgreSQL.
+func TestRotateInOneSQL(t *testing.T) {
+	t.Parallel()
+	rules := server.RotationRules()
+	for _, r := range rules {
+		for _, test := range r.If {
+			if _, ok := factSQL[test.Fact]; !ok {
+				t.Errorf("fact %d has no SQL", test.Fact)
+			}
+		}
+	}
+	q := rotateInOneSQL(Dialect{Notify: func(id string) string { return "notify(" + id + ")" }, LockRotation: " FOR UPDATE"})
+	want := []string{"WHERE t.hash = $1 FOR UPDATE", fmt.Sprintf("THEN %d -- staleRead", staleRead)}
+	for _, r := range rules {
+		want = append(want, fmt.Sprintf("THEN %d -- %v", r.Outcome, r.Outcome))
+	}
+	want = append(want, fmt.Sprintf("ELSE %d -- %v", server.RotationReuse, server.RotationReuse), "RETURNING notify(sessions.id)")
+	at := 0
+	for _, w := range want {
+		i := strings.Index(q[at:], w)
+		if i < 0 {
+			t.Fatalf("%q missing, or out of order, in:\n%s", w, q)
+		}
+		at += i + len(w)
+	}
+}

@@ -3,7 +3,8 @@
 // (server/postgres). Each query is written once with ? placeholders; a Dialect holds what
 // truly differs between the two databases (placeholders, locking, NOTIFY, error classes,
 // where the schema version lives), and a Conn adapts each driver. The rotation rules are not
-// here either: Rotate loads the facts and applies server.DecideRotation.
+// here either: Rotate loads the facts and applies server.DecideRotation, or, on PostgreSQL,
+// runs server.RotationRules rendered into one statement (rotate_one.go).
 package sqlstore
 
 import (
@@ -27,6 +28,8 @@ type Store struct {
 	opts Options
 
 	refreshed *refreshTimes // sessions' last-refresh times not yet written (refreshed.go)
+
+	rotateInOneSQL string // Rotate's one statement, when the dialect can (RotateInOne)
 }
 
 var _ server.Store = (*Store)(nil)
@@ -40,6 +43,9 @@ func New(ctx context.Context, db DB, d Dialect, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, d: d, b: &binder{numbered: d.Numbered}, opts: opts}
 	s.read = runner{c: db, s: s, bounded: true}
+	if d.RotateInOne {
+		s.rotateInOneSQL = rotateInOneSQL(d)
+	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -161,8 +167,8 @@ func (t txq) queue(ctx context.Context, query string, args ...any) {
 
 // notify tells other processes, when the dialect has a way, that a session was revoked.
 func (t txq) notify(ctx context.Context, sid string) {
-	if t.s.d.Notify != "" {
-		t.queue(ctx, t.s.d.Notify, sid)
+	if t.s.d.Notify != nil {
+		t.queue(ctx, "SELECT "+t.s.d.Notify("?"), sid)
 	}
 }
 
@@ -191,6 +197,9 @@ func (s *Store) tx(ctx context.Context, fn func(txq) error) error {
 func (s *Store) retry(ctx context.Context, fn func(txq) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.try(ctx, fn)
+		if errors.Is(err, errStaleRead) && attempt < maxAttempts {
+			continue // nothing to wait for: the lock it waited for is free
+		}
 		if err == nil || attempt == maxAttempts || s.d.Retryable == nil || !s.d.Retryable(err) {
 			return err
 		}

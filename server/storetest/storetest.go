@@ -547,6 +547,82 @@ func runRotation(t *testing.T, newStore func(t *testing.T) server.Store) {
 		}
 	})
 
+	// Every combination of the facts the rules ask about, each in a family of its own, must
+	// end as server.DecideRotation says: a store that renders the rules into SQL is held to
+	// the Go rules here.
+	t.Run("every combination of facts rotates as DecideRotation decides", func(t *testing.T) {
+		f := newFixture(t, newStore)
+		alice := f.user("alice")
+		spentAt, childSpentAt := base.Add(time.Second), base.Add(2*time.Second)
+		if _, err := f.rotate("nobody", 0, base); !errors.Is(err, server.ErrNotFound) {
+			t.Errorf("an unknown token: %v, want ErrNotFound", err)
+		}
+		type spending struct {
+			what       string
+			spent      bool
+			after      time.Duration // from spentAt to the presentation
+			childSpent bool
+		}
+		n := 0
+		for _, revoked := range []bool{false, true} {
+			for _, userGone := range []bool{false, true} {
+				for _, expired := range []bool{false, true} {
+					for _, sp := range []spending{
+						{"unused", false, 5 * time.Second, false},
+						{"spent within grace, child unused", true, grace, false},
+						{"spent within grace, child spent", true, grace / 2, true},
+						{"spent after grace, child unused", true, grace + time.Millisecond, false},
+						{"spent after grace, child spent", true, 2 * grace, true},
+					} {
+						if userGone && sp.spent {
+							continue // a family of no user cannot be spent through the Store
+						}
+						n++
+						sid := fmt.Sprintf("c%02d", n)
+						what := fmt.Sprintf("revoked=%v user gone=%v expired=%v %s", revoked, userGone, expired, sp.what)
+						at := spentAt.Add(sp.after)
+						ttl := time.Hour
+						if expired {
+							ttl = at.Sub(base) // expiring exactly as the token is presented
+						}
+						u := alice
+						if userGone {
+							u = server.User{ID: alice.ID + 1000}
+						}
+						s := f.session(u, sid, ttl)
+						facts := server.RotationFacts{TokenFound: true, Session: s, UserFound: !userGone}
+						if sp.spent {
+							f.mustRotate(sid, 0, spentAt)
+							facts.UsedAt, facts.ChildFound = spentAt, true
+						}
+						if sp.childSpent {
+							f.mustRotate(sid, 1, childSpentAt)
+							facts.ChildUsedAt = childSpentAt
+						}
+						if revoked {
+							rs, err := f.st.RevokeSession(f.ctx, sid, server.RevokeLogout, childSpentAt)
+							if err != nil {
+								t.Fatal(err)
+							}
+							facts.Session = rs
+						}
+						req := server.RotateRequest{Presented: tok(sid, 0), Next: tok(sid, 1000), Now: at, Grace: grace}
+						want := server.DecideRotation(facts, req)
+						res, err := f.st.Rotate(f.ctx, req)
+						if !errors.Is(err, want.Err()) || want.Err() == nil && err != nil {
+							t.Errorf("%s: %v, want %v (%v)", what, err, want.Err(), want)
+						} else if err == nil && res.Replayed != (want == server.RotationReplay) {
+							t.Errorf("%s: replayed=%v, want %v", what, res.Replayed, want)
+						}
+						if revoked := f.mustSession(sid).Revoked(); revoked != (want == server.RotationReuse || facts.Session.Revoked()) {
+							t.Errorf("%s (%v): family revoked=%v", what, want, revoked)
+						}
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("of 16 concurrent rotations of one token exactly one is fresh and the rest replay", func(t *testing.T) {
 		f := newFixture(t, newStore)
 		s := f.session(f.user("alice"), "s", time.Hour)
