@@ -150,7 +150,7 @@ func (s *Store) rotateInOne(ctx context.Context, tx txq, req server.RotateReques
 		sid, reason, userName, userRole, userHash    sql.NullString
 	)
 	err := tx.commitRow(ctx, s.rotateInOneSQL, req.Presented, ms(req.Now), req.Grace.Milliseconds(), req.Next, server.RevokeReuse).Scan(
-		&decided, &f.TokenFound, &used, &sid, &sessUser, &sessCreated, &sessExpires, &revoked, &reason,
+		&decided, &used, &sid, &sessUser, &sessCreated, &sessExpires, &revoked, &reason,
 		&f.UserFound, &userID, &userName, &userRole, &userHash, &userCreated, &f.ChildFound, &childUsed, &gen)
 	switch {
 	case errors.Is(err, server.ErrNotFound):
@@ -159,6 +159,8 @@ func (s *Store) rotateInOne(ctx context.Context, tx txq, req server.RotateReques
 		return server.RotateResult{}, 0, 0, err
 	case decided == staleRead:
 		return server.RotateResult{}, 0, 0, errStaleRead
+	default:
+		f.TokenFound = true
 	}
 	f.UsedAt, f.ChildUsedAt = fromNullMS(used), fromNullMS(childUsed)
 	f.Session = server.Session{ID: sid.String, UserID: sessUser.Int64, ExpiresAt: fromNullMS(sessExpires),

@@ -21,15 +21,16 @@ func (t txq) commitRow(ctx context.Context, query string, args ...any) row {
 	return row{r: t.tx.CommitRow(ctx, t.s.b.bind(query), args...), s: t.s}
 }
 
-// factSQL spells each fact of server.RotationRules over the columns of rotateInOneSQL's f.
-// A condition is NULL where what it asks about is missing, and rulesSQL reads NULL as false,
-// as server.RotationFact.Holds does. $2 is the request's Now and $3 its Grace, in ms.
+// factSQL spells each fact of server.RotationRules over the columns of rotateInOneSQL's f,
+// which has a row only for a stored token. A condition is NULL where what it asks about is
+// missing, and rulesSQL reads NULL as false, as server.RotationFact.Holds does. $2 is the
+// request's Now and $3 its Grace, in ms.
 var factSQL = map[server.RotationFact]string{
-	server.FactTokenFound:     "f.token_found",
+	server.FactTokenFound:     "TRUE",
 	server.FactSessionRevoked: "f.revoked_at IS NOT NULL",
 	server.FactUserFound:      "f.user_found",
 	server.FactSessionExpired: "$2 >= f.expires_at",
-	server.FactUnused:         "f.token_found AND f.used_at IS NULL",
+	server.FactUnused:         "f.used_at IS NULL",
 	server.FactWithinGrace:    "$2 - f.used_at <= $3",
 	server.FactChildFound:     "f.child_found",
 	server.FactChildUnused:    "f.child_found AND f.child_used IS NULL",
@@ -81,7 +82,7 @@ func rotateInOneSQL(d Dialect) string {
 		notify = d.Notify("sessions.id")
 	}
 	return fmt.Sprintf(`WITH f AS (
-	SELECT TRUE AS token_found, t.used_at, t.gen,
+	SELECT t.used_at, t.gen,
 	       s.id AS sid, s.user_id, s.created_at AS s_created, s.expires_at, s.revoked_at, s.revoke_reason,
 	       u.id IS NOT NULL AS user_found, u.id AS uid, u.name, u.role, u.password_hash, u.created_at AS u_created,
 	       c.found AS child_found, c.used_at AS child_used
@@ -106,7 +107,7 @@ func rotateInOneSQL(d Dialect) string {
 	WHERE id = (SELECT sid FROM d WHERE outcome = %[3]d) AND revoked_at IS NULL
 	RETURNING %[4]s
 )
-SELECT d.outcome, d.token_found, d.used_at, d.sid, d.user_id, d.s_created, d.expires_at, d.revoked_at, d.revoke_reason,
+SELECT d.outcome, d.used_at, d.sid, d.user_id, d.s_created, d.expires_at, d.revoked_at, d.revoke_reason,
        d.user_found, d.uid, d.name, d.role, d.password_hash, d.u_created, COALESCE(d.child_found, FALSE), d.child_used,
        d.gen
 FROM d`, rulesSQL(server.RotationRules()), fresh, reuse, notify, d.LockRotation, staleRead)
